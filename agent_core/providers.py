@@ -1,0 +1,70 @@
+"""Build the STT, LLM and TTS backends that settings ask for, once per process."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from agent_core.llm.base import LanguageModel
+from agent_core.settings import Settings
+from agent_core.stt.base import SpeechToText
+from agent_core.tts.base import TextToSpeech
+
+
+@dataclass
+class Providers:
+    stt: SpeechToText
+    llm: LanguageModel
+    tts: TextToSpeech
+
+    async def load(self, on_loaded: Callable[[str], None] | None = None) -> None:
+        """Load all three concurrently, off the event loop (each backend uses its own thread)."""
+
+        async def load_one(provider: SpeechToText | LanguageModel | TextToSpeech) -> None:
+            await provider.load()
+            if on_loaded is not None:
+                on_loaded(provider.name)
+
+        await asyncio.gather(load_one(self.stt), load_one(self.llm), load_one(self.tts))
+
+    async def aclose(self) -> None:
+        await asyncio.gather(self.stt.aclose(), self.llm.aclose(), self.tts.aclose())
+
+
+def build_providers(settings: Settings) -> Providers:
+    return Providers(stt=_build_stt(settings), llm=_build_llm(settings), tts=_build_tts(settings))
+
+
+def _build_stt(settings: Settings) -> SpeechToText:
+    from agent_core.stt.whisper_local import WhisperStt
+
+    s = settings.stt
+    return WhisperStt(model=s.model, cache_dir=settings.models_dir, language=s.language, chunk_length_s=s.window_s)
+
+
+def _build_llm(settings: Settings) -> LanguageModel:
+    s = settings.llm
+    if s.backend == "openai":
+        from agent_core.llm.openai_chat import OpenAiChatLlm
+
+        if not s.base_url:
+            raise ValueError("llm.backend is 'openai' but no base URL is set (PARLEY_LLM__BASE_URL)")
+        return OpenAiChatLlm(
+            base_url=s.base_url,
+            model=s.model,
+            api_key=s.api_key.get_secret_value() if s.api_key else "not-needed",
+            temperature=s.temperature,
+            max_tokens=s.max_tokens,
+            connect_timeout_s=s.connect_timeout_s,
+            read_timeout_s=s.read_timeout_s,
+        )
+    from agent_core.llm.llama_local import LlamaCppLlm
+
+    return LlamaCppLlm(temperature=s.temperature, max_tokens=s.max_tokens)
+
+
+def _build_tts(settings: Settings) -> TextToSpeech:
+    from agent_core.tts.piper_local import PiperTts
+
+    return PiperTts(default_voice=settings.tts.voice, speed=settings.tts.speed)

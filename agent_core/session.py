@@ -1,0 +1,386 @@
+"""One conversation: audio in, turns, LLM, TTS, playback out, barge-in.
+
+State: LISTENING (nothing to say), THINKING (a reply is being prepared),
+SPEAKING (reply audio is queued or playing), CLOSED. Each speaker has a
+Listener (their VAD, turn detection and transcript); replies are produced one
+at a time, and a speaker who starts talking over a reply interrupts it.
+
+Errors from a provider end the turn with the persona's spoken apology; nothing
+raised inside a turn escapes the Session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import BaseModel
+
+from agent_core import events as ev
+from agent_core.audio.frames import AudioFrame
+from agent_core.channel import Channel
+from agent_core.errors import ProviderError
+from agent_core.listener import Listener
+from agent_core.llm.base import LanguageModel, Message
+from agent_core.metrics import TurnLatency, turn_latency
+from agent_core.persona import Persona
+from agent_core.playback import PlaybackChunk, PlaybackQueue, SpokenReply
+from agent_core.speech import SpeechOut
+from agent_core.stt.base import SpeechToText, SttStream
+from agent_core.thinking import Thinker
+from agent_core.tools import ToolRegistry
+from agent_core.tts.base import TextToSpeech
+from agent_core.turns import TurnSettings, TurnSignal
+from agent_core.vad import SileroVad
+
+log = logging.getLogger(__name__)
+
+
+class SessionSettings(BaseModel):
+    turn: TurnSettings = TurnSettings()
+    allow_interruptions: bool = True
+    # Audio kept from before VAD confirmed speech, so the first syllable reaches STT.
+    preroll_ms: int = 500
+    # A provider that has not answered in this long has failed: apologise instead of dead air.
+    stt_timeout_s: float = 10.0
+    llm_first_token_timeout_s: float = 8.0
+    llm_token_gap_timeout_s: float = 5.0
+    tts_first_audio_timeout_s: float = 8.0
+    # No speech from anyone for this long: the Session emits SessionIdle (0 = never).
+    idle_timeout_s: float = 120.0
+    # Prompt size bound: the last N history messages follow the system prompt.
+    max_history_messages: int = 24
+    max_tool_rounds: int = 3
+    # Size of playback chunks; also the resolution of "heard" accounting.
+    playback_chunk_ms: int = 100
+
+
+class SessionState(enum.Enum):
+    LISTENING = "listening"
+    THINKING = "thinking"
+    SPEAKING = "speaking"
+    CLOSED = "closed"
+
+
+class Session:
+    def __init__(
+        self,
+        *,
+        stt: SpeechToText,
+        llm: LanguageModel,
+        tts: TextToSpeech,
+        persona: Persona,
+        channel: Channel,
+        vad: SileroVad | None = None,
+        settings: SessionSettings | None = None,
+        tools: ToolRegistry | None = None,
+        label_speakers: bool = False,
+        on_idle: Callable[[], Any] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings or SessionSettings()
+        self.persona = persona
+        self.channel = channel
+        self.tools = tools or ToolRegistry()
+        self.label_speakers = label_speakers  # "Alice: ..." in the prompt when several people talk
+        self._stt, self._llm, self._tts = stt, llm, tts
+        self._vad = vad or SileroVad.shared()
+        self._clock = clock
+        self._on_idle = on_idle
+        self.history: list[Message] = []
+        self.events: list[ev.SessionEvent] = []
+        self._listeners: list[Callable[[ev.SessionEvent], None]] = []
+        self._speakers: dict[str, Listener] = {}
+        self.playback = PlaybackQueue()
+        self._speech = SpeechOut(
+            tts,
+            self.playback,
+            channel.output_sample_rate,
+            self.settings.playback_chunk_ms,
+            self.settings.tts_first_audio_timeout_s,
+        )
+        self._pending_transcripts: list[tuple[str, int, asyncio.Task[str]]] = []
+        self._reply: SpokenReply | None = None
+        self._reply_task: asyncio.Task[None] | None = None
+        self._next_turn = 1
+        self._text_waiting = False  # text input that no reply has answered yet
+        self._last_activity = clock()
+        self._idle_task: asyncio.Task[None] | None = None
+        self._closed = False
+
+    # ----- observation -------------------------------------------------------
+
+    def subscribe(self, listener: Callable[[ev.SessionEvent], None]) -> None:
+        self._listeners.append(listener)
+
+    def _emit(self, event: ev.SessionEvent) -> None:
+        self.events.append(event)
+        for listener in self._listeners:
+            try:
+                listener(event)
+            except Exception:
+                log.exception("session event listener failed on %s", type(event).__name__)
+
+    @property
+    def state(self) -> SessionState:
+        if self._closed:
+            return SessionState.CLOSED
+        if self._reply is not None and self._reply.handed_out:
+            return SessionState.SPEAKING
+        if self._reply is not None or self._pending_transcripts:
+            return SessionState.THINKING
+        return SessionState.LISTENING
+
+    def latencies(self) -> list[TurnLatency]:
+        turns = sorted({e.turn for e in self.events if isinstance(e, ev.TranscriptFinal | ev.TextInput)})
+        return [turn_latency(turn, self.events) for turn in turns]
+
+    # ----- lifecycle ---------------------------------------------------------
+
+    async def start(self) -> None:
+        """Prepare the apology, then greet. Call once the channel is ready to play."""
+        await self._speech.prepare_apology(self.persona.apology, self.persona.voice)
+        if self.settings.idle_timeout_s > 0:
+            self._idle_task = asyncio.create_task(self._watch_idle(), name="session-idle")
+        if self.persona.greeting:
+            self.say(self.persona.greeting, turn=0)
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for task in (self._reply_task, self._idle_task, *(t for _, _, t in self._pending_transcripts)):
+            if task is not None:
+                task.cancel()
+        if self._reply is not None:
+            self._finish_reply(self._reply, interrupted=not self._reply.all_played)
+        for listener in self._speakers.values():
+            stream = listener.end_utterance()
+            if stream is not None:
+                await stream.aclose()
+        self.playback.clear()
+        self._emit(ev.SessionClosed(t=self._clock(), turn=self._next_turn - 1))
+
+    # ----- input from the adapter ------------------------------------------
+
+    def push_audio(self, speaker: str, frame: AudioFrame) -> None:
+        """Caller audio at the channel's rate. Cheap and non-blocking (VAD is ~0.3 ms per 32 ms)."""
+        if self._closed:
+            return
+        listener = self._speakers.get(speaker)
+        if listener is None:
+            listener = Listener(speaker, self._vad, self.settings.turn, self.settings.preroll_ms)
+            self._speakers[speaker] = listener
+        now = self._clock()
+        for heard in listener.hear(frame):
+            if heard.signal is TurnSignal.SPEECH_STARTED:
+                self._speech_started(listener, now - heard.seconds_ago)
+            else:
+                self._turn_ended(listener, now, now - heard.seconds_ago)
+
+    def push_text(self, speaker: str, text: str) -> None:
+        """Text that is part of the conversation without being speech (DTMF, chat)."""
+        if self._closed or not text.strip():
+            return
+        self._last_activity = self._clock()
+        self._emit(ev.TextInput(t=self._last_activity, turn=self._next_turn, speaker=speaker, text=text))
+        self.history.append({"role": "user", "content": self._labelled(speaker, text)})
+        self._text_waiting = True
+        self._start_reply()
+
+    def say(self, text: str, *, turn: int | None = None) -> None:
+        """Speak fixed text (greeting, goodbye, an admin's /say) without the LLM."""
+        if self._closed or not text.strip():
+            return
+        self._start_reply(fixed_text=text, turn=turn)
+
+    def interrupt(self, speaker: str = "adapter") -> None:
+        """Barge-in requested by the adapter (e.g. a key press)."""
+        self._barge_in(speaker, self._clock())
+
+    # ----- output to the adapter ---------------------------------------------
+
+    async def next_audio(self) -> PlaybackChunk:
+        """The next chunk to play; the adapter calls `audio_played` once it was heard."""
+        chunk = await self.playback.get()
+        if not chunk.reply.handed_out:
+            chunk.reply.handed_out = True
+            self._emit(ev.FirstAudioOut(t=self._clock(), turn=chunk.reply.turn))
+        return chunk
+
+    def audio_played(self, chunk: PlaybackChunk) -> None:
+        chunk.segment.played_samples += chunk.frame.samples
+        if chunk.reply is self._reply and chunk.reply.all_played:
+            self._finish_reply(chunk.reply, interrupted=False)
+
+    # ----- turns -------------------------------------------------------------
+
+    def _speech_started(self, listener: Listener, onset_t: float) -> None:
+        self._last_activity = onset_t
+        try:
+            listener.start_utterance(self._stt.open_stream(language=self.persona.language))
+        except Exception as exc:  # the turn will end in an apology; keep listening
+            log.warning("STT stream could not open: %s", exc)
+            self._emit(ev.ProviderFault(t=self._clock(), turn=self._next_turn, stage="stt", error=str(exc)))
+        self._emit(ev.SpeechStarted(t=self._clock(), turn=self._next_turn, speaker=listener.speaker, onset_t=onset_t))
+        if self.settings.allow_interruptions:
+            self._barge_in(listener.speaker, onset_t)
+
+    def _turn_ended(self, listener: Listener, now: float, speech_end_t: float) -> None:
+        self._last_activity = now
+        turn = self._next_turn
+        self._emit(ev.SpeechEnded(t=speech_end_t, turn=turn, speaker=listener.speaker))
+        self._emit(ev.TurnEnded(t=now, turn=turn, speaker=listener.speaker))
+        stream = listener.end_utterance()
+        task = asyncio.create_task(self._transcribe(stream), name=f"stt-{listener.speaker}")
+        self._pending_transcripts.append((listener.speaker, turn, task))
+        self._start_reply()
+
+    async def _transcribe(self, stream: SttStream | None) -> str:
+        if stream is None:
+            raise ProviderError("stt", "no transcript stream (the STT provider failed at speech onset)")
+        try:
+            async with asyncio.timeout(self.settings.stt_timeout_s):
+                return await stream.finish()
+        except TimeoutError as exc:
+            raise ProviderError("stt", f"no transcript after {self.settings.stt_timeout_s:g} s") from exc
+        except ProviderError:
+            raise
+        except Exception as exc:
+            raise ProviderError("stt", exc) from exc
+
+    def _barge_in(self, speaker: str, onset_t: float) -> None:
+        reply = self._reply
+        if reply is None or reply.finished:
+            return
+        self._emit(ev.BargeIn(t=self._clock(), turn=reply.turn, speaker=speaker, onset_t=onset_t))
+        if self._reply_task is not None:
+            self._reply_task.cancel()
+        self.playback.clear()
+        asyncio.create_task(self._flush_channel(), name="channel-flush")
+        self._finish_reply(reply, interrupted=True)
+
+    async def _flush_channel(self) -> None:
+        try:
+            await self.channel.flush()
+        except Exception:
+            log.exception("channel flush failed")
+
+    # ----- replies -----------------------------------------------------------
+
+    def _start_reply(self, *, fixed_text: str | None = None, turn: int | None = None) -> None:
+        if turn is None:
+            turn = self._next_turn
+        self._next_turn = max(self._next_turn, turn + 1)
+        previous = self._reply_task
+        self._reply_task = asyncio.create_task(self._reply_turn(turn, previous, fixed_text), name=f"reply-{turn}")
+
+    async def _reply_turn(self, turn: int, previous: asyncio.Task[None] | None, fixed_text: str | None) -> None:
+        if previous is not None and not previous.done():
+            await asyncio.wait([previous])  # replies never overlap; a barge-in already cancelled it
+        reply = SpokenReply(turn)
+        self._reply = reply
+        try:
+            if fixed_text is not None:
+                reply.text = fixed_text
+                await self._speech.speak_text(reply, fixed_text, self.persona.voice, self._emit_for(reply))
+            elif await self._collect_transcripts(turn):
+                await self._generate(reply)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            stage = exc.stage if isinstance(exc, ProviderError) else "session"
+            log.warning("turn %d failed in %s: %s", turn, stage, exc, exc_info=not isinstance(exc, ProviderError))
+            self._emit(ev.ProviderFault(t=self._clock(), turn=turn, stage=stage, error=str(exc)))
+            self._speech.apologize(reply)
+        finally:
+            reply.generation_done = True
+        if reply.all_played:
+            self._finish_reply(reply, interrupted=False)
+
+    async def _collect_transcripts(self, turn: int) -> bool:
+        """Move finished transcripts into history, in the order the turns ended."""
+        added = False
+        while self._pending_transcripts:
+            speaker, _, task = self._pending_transcripts[0]
+            # shield: a barge-in cancels the reply, never the transcript of what was said
+            try:
+                text = await asyncio.shield(task)
+            finally:
+                if task.done():
+                    self._pending_transcripts.pop(0)
+            self._emit(ev.TranscriptFinal(t=self._clock(), turn=turn, speaker=speaker, text=text))
+            if text.strip():
+                self.history.append({"role": "user", "content": self._labelled(speaker, text)})
+                added = True
+        added = added or self._text_waiting
+        self._text_waiting = False
+        return added
+
+    async def _generate(self, reply: SpokenReply) -> None:
+        messages = self._prompt()
+        sentences: asyncio.Queue[str | None] = asyncio.Queue()
+        try:
+            # The TTS speaks sentence one while the LLM still writes sentence two.
+            async with asyncio.TaskGroup() as group:
+                voice, emit = self.persona.voice, self._emit_for(reply)
+                group.create_task(self._speech.speak_queue(reply, sentences, voice, emit))
+                try:
+                    await self._thinker().think(reply, messages, self.history, sentences, emit)
+                finally:
+                    sentences.put_nowait(None)
+        except BaseExceptionGroup as group_error:
+            raise group_error.exceptions[0] from None
+
+    def _finish_reply(self, reply: SpokenReply, *, interrupted: bool) -> None:
+        if reply.finished:
+            return
+        reply.finished = True
+        heard = reply.heard_text()
+        if heard:
+            self.history.append({"role": "assistant", "content": heard})
+        self._emit(ev.ReplyFinished(t=self._clock(), turn=reply.turn, text=reply.text, heard_text=heard, interrupted=interrupted))
+        if self._reply is reply:
+            self._reply = None
+
+    def _thinker(self) -> Thinker:
+        s = self.settings
+        return Thinker(
+            self._llm,
+            self.tools,
+            first_token_timeout_s=s.llm_first_token_timeout_s,
+            token_gap_timeout_s=s.llm_token_gap_timeout_s,
+            max_tool_rounds=s.max_tool_rounds,
+        )
+
+    def _emit_for(self, reply: SpokenReply) -> Callable[[type[ev.SessionEvent], dict[str, Any]], None]:
+        def emit(kind: type[ev.SessionEvent], fields: dict[str, Any]) -> None:
+            self._emit(kind(t=self._clock(), turn=reply.turn, **fields))
+
+        return emit
+
+    def _prompt(self) -> list[Message]:
+        recent = self.history[-self.settings.max_history_messages :]
+        while recent and recent[0]["role"] == "tool":  # never start on an orphaned tool result
+            recent = recent[1:]
+        return [{"role": "system", "content": self.persona.system_prompt}, *recent]
+
+    def _labelled(self, speaker: str, text: str) -> str:
+        return f"{speaker}: {text}" if self.label_speakers else text
+
+    async def _watch_idle(self) -> None:
+        timeout = self.settings.idle_timeout_s
+        while not self._closed:
+            await asyncio.sleep(min(1.0, timeout))
+            idle = self._clock() - self._last_activity
+            if self.state is SessionState.LISTENING and idle >= timeout:
+                self._emit(ev.SessionIdle(t=self._clock(), turn=self._next_turn - 1, idle_s=idle))
+                self._last_activity = self._clock()
+                if self._on_idle is not None:
+                    result = self._on_idle()
+                    if asyncio.iscoroutine(result):
+                        await result

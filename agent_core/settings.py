@@ -1,0 +1,92 @@
+"""Settings: defaults in config/parley.toml, then `.env`, then `PARLEY_*` env vars.
+
+Nested fields use `__`: `PARLEY_LLM__BASE_URL=http://...`,
+`PARLEY_SESSION__TURN__END_OF_TURN_SILENCE_MS=700`. Secrets (API keys) come
+only from the environment and are never printed.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from agent_core.paths import config_dir
+from agent_core.session import SessionSettings
+
+
+def _default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "parley"
+
+
+class SttSettings(BaseModel):
+    backend: Literal["local"] = "local"
+    # Embedded Whisper: "base" (better) or "tiny.en" (faster, English only).
+    model: Literal["base", "tiny.en"] = "base"
+    language: str = "en"
+    # Whisper's input window in seconds (see stt/whisper_local.py for why 30).
+    window_s: int = 30
+
+
+class LlmSettings(BaseModel):
+    # "local": SmolLM2-135M in-process; "openai": any OpenAI-compatible server at base_url.
+    backend: Literal["local", "openai"] = "local"
+    base_url: str | None = None
+    model: str = "SmolLM2-135M-Instruct"
+    api_key: SecretStr | None = None
+    # Small models drift at higher temperatures; replies are spoken, so keep them short.
+    temperature: float = 0.2
+    max_tokens: int = 60
+    connect_timeout_s: float = 3.0
+    read_timeout_s: float = 10.0
+
+
+class TtsSettings(BaseModel):
+    backend: Literal["local"] = "local"
+    voice: str = "joe"
+    speed: float = 1.0
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="PARLEY_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        extra="ignore",
+    )
+
+    persona: str = "default"
+    data_dir: Path = _default_data_dir()
+    stt: SttSettings = SttSettings()
+    llm: LlmSettings = LlmSettings()
+    tts: TtsSettings = TtsSettings()
+    session: SessionSettings = SessionSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=config_dir() / "parley.toml")
+        return (init_settings, env_settings, dotenv_settings, toml)
+
+    @property
+    def personas_dir(self) -> Path:
+        return config_dir() / "personas"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"

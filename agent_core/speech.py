@@ -1,0 +1,136 @@
+"""Reply text to channel audio: TTS per sentence, resampling, playback chunks.
+
+Every sentence becomes a Segment of the reply, so the Session can later tell
+which words the listener actually heard.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from contextlib import aclosing
+from typing import Any
+
+from agent_core import events as ev
+from agent_core.audio.frames import AudioFrame
+from agent_core.audio.resample import StreamResampler, resample
+from agent_core.audio.wav import read_wav
+from agent_core.errors import ProviderError
+from agent_core.paths import config_dir
+from agent_core.playback import PlaybackQueue, Segment, SpokenReply
+from agent_core.text import SentenceSplitter
+from agent_core.tts.base import TextToSpeech
+
+log = logging.getLogger(__name__)
+
+Emit = Callable[[type[ev.SessionEvent], dict[str, Any]], None]
+
+
+class SpeechOut:
+    def __init__(
+        self,
+        tts: TextToSpeech,
+        playback: PlaybackQueue,
+        output_rate: int,
+        chunk_ms: int,
+        first_audio_timeout_s: float = 8.0,
+    ) -> None:
+        self._tts = tts
+        self._playback = playback
+        self.output_rate = output_rate
+        self._chunk_s = chunk_ms / 1000.0
+        self._timeout_s = first_audio_timeout_s
+        self._apology: tuple[str, AudioFrame] | None = None
+
+    async def prepare_apology(self, text: str, voice: str | None) -> None:
+        """Synthesise the apology now, while the providers work, to have it when they don't."""
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                frames = [f async for f in self._tts.synthesize(text, voice=voice)]
+            audio = resample(_join(frames), self.output_rate)
+        except Exception as exc:
+            log.error("could not synthesise the apology (%s); using the recorded one", exc)
+            audio = resample(read_wav(config_dir() / "sounds" / "apology.wav"), self.output_rate)
+            text = "Sorry, I had a problem there. Could you say that again?"
+        self._apology = (text, audio)
+
+    def apologize(self, reply: SpokenReply) -> None:
+        if self._apology is None:
+            return
+        text, audio = self._apology
+        segment = Segment(text, self.output_rate)
+        reply.segments.append(segment)
+        for piece in audio.split(self._chunk_s):
+            self._playback.put(piece, reply, segment)
+        segment.complete = True
+
+    async def speak_text(self, reply: SpokenReply, text: str, voice: str | None, emit: Emit) -> None:
+        splitter = SentenceSplitter()
+        sentences = [*splitter.push(text), *splitter.flush()]
+        voice_out = _ReplyVoice(self, reply, voice, emit)
+        for sentence in sentences:
+            await voice_out.speak(sentence)
+        voice_out.finish()
+
+    async def speak_queue(self, reply: SpokenReply, sentences: asyncio.Queue[str | None], voice: str | None, emit: Emit) -> None:
+        voice_out = _ReplyVoice(self, reply, voice, emit)
+        while (sentence := await sentences.get()) is not None:
+            await voice_out.speak(sentence)
+        voice_out.finish()
+
+
+class _ReplyVoice:
+    """The TTS stream of one reply: one resampler across its sentences, so no clicks between them."""
+
+    def __init__(self, out: SpeechOut, reply: SpokenReply, voice: str | None, emit: Emit) -> None:
+        self._out, self._reply, self._voice, self._emit = out, reply, voice, emit
+        self._resampler: StreamResampler | None = None
+        self._heard_first_audio = False
+        self._segment: Segment | None = None
+
+    async def speak(self, text: str) -> None:
+        out = self._out
+        segment = Segment(text, out.output_rate)
+        self._reply.segments.append(segment)
+        self._segment = segment
+        self._emit(ev.SentenceReady, {"text": text, "index": len(self._reply.segments) - 1})
+        loop = asyncio.get_running_loop()
+        try:
+            frames = out._tts.synthesize(text, voice=self._voice)
+            async with asyncio.timeout(out._timeout_s) as deadline, aclosing(frames):
+                async for frame in frames:
+                    deadline.reschedule(loop.time() + out._timeout_s)
+                    if not self._heard_first_audio:
+                        self._heard_first_audio = True
+                        self._emit(ev.TtsFirstAudio, {})
+                    self._queue(self._resample(frame), segment)
+        except TimeoutError as exc:
+            raise ProviderError("tts", f"no audio for {out._timeout_s:g} s") from exc
+        except ProviderError:
+            raise
+        except Exception as exc:
+            raise ProviderError("tts", exc) from exc
+        finally:
+            segment.complete = True
+
+    def finish(self) -> None:
+        if self._resampler is not None and self._segment is not None:
+            self._queue(self._resampler.flush(), self._segment)
+
+    def _resample(self, frame: AudioFrame) -> AudioFrame:
+        if self._resampler is None or self._resampler.in_rate != frame.sample_rate:
+            self._resampler = StreamResampler(frame.sample_rate, self._out.output_rate)
+        return self._resampler.process(frame)
+
+    def _queue(self, audio: AudioFrame, segment: Segment) -> None:
+        if audio.samples:
+            for piece in audio.split(self._out._chunk_s):
+                self._out._playback.put(piece, self._reply, segment)
+
+
+def _join(frames: list[AudioFrame]) -> AudioFrame:
+    if not frames:
+        raise ProviderError("tts", "no audio")
+    pcm = b"".join(resample(f, frames[0].sample_rate).pcm for f in frames)
+    return AudioFrame(pcm, frames[0].sample_rate)

@@ -1,0 +1,50 @@
+"""The speech-to-text seam: push PCM, get partial and final text."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+
+from agent_core.audio.frames import AudioFrame
+
+STT_SAMPLE_RATE = 16000  # what the Session pushes; backends resample if they need another rate
+
+
+class SttStream(ABC):
+    """One utterance of one speaker, from speech onset to end of turn."""
+
+    def __init__(self) -> None:
+        # Set by the Session. A backend calls them from the event loop thread.
+        self.on_partial: Callable[[str], None] | None = None
+        self.on_pause_probability: Callable[[float], None] | None = None
+
+    @abstractmethod
+    def push(self, frame: AudioFrame) -> None:
+        """Add 16 kHz audio. Called on the audio path: must return at once."""
+
+    def speaker_paused(self) -> None:
+        """The speaker has been silent for a moment; the turn may be ending.
+
+        A backend that transcribes in one go may start now and use that result
+        if no more speech arrives. Streaming backends ignore this.
+        """
+
+    @abstractmethod
+    async def finish(self) -> str:
+        """No more audio: return the final transcript of everything pushed."""
+
+    async def aclose(self) -> None:
+        """Abandon the utterance (the Session no longer needs its text)."""
+
+
+class SpeechToText(ABC):
+    name: str = "stt"
+
+    async def load(self) -> None:
+        """Load models or open connections; called once, before the first stream."""
+
+    @abstractmethod
+    def open_stream(self, *, language: str | None = None) -> SttStream: ...
+
+    async def aclose(self) -> None:
+        pass

@@ -1,0 +1,3 @@
+from agent_core.tts.base import TextToSpeech
+
+__all__ = ["TextToSpeech"]

