@@ -43,7 +43,10 @@ class LlamaCppLlm(LanguageModel):
         self.temperature = temperature
         self.max_tokens = max_tokens
         self.context_tokens = context_tokens
-        self.threads = threads or (os.cpu_count() or 2)
+        # Fewer threads than cores: STT and TTS run at the same time, and llama.cpp's
+        # threads wait on each other every token, so one preempted thread stalls all
+        # (measured on 2 cores with the other core busy: 1 thread 60 tok/s, 2 threads 15-50).
+        self.threads = threads or min(4, max(1, (os.cpu_count() or 2) - 1))
         self._llama = None
         self._executor = model_executor("llm")
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
-from openai import AsyncOpenAI
+from openai import AsyncOpenAI, Timeout
 
 from agent_core.llm.base import LanguageModel, Message
 
@@ -32,7 +31,7 @@ class OpenAiChatLlm(LanguageModel):
         self._client = AsyncOpenAI(
             base_url=base_url,
             api_key=api_key,
-            timeout=httpx.Timeout(read_timeout_s, connect=connect_timeout_s),
+            timeout=Timeout(read_timeout_s, connect=connect_timeout_s),
             max_retries=1,
             default_headers=extra_headers,
         )

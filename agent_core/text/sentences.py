@@ -13,9 +13,14 @@ Defaults (all keyword-only):
   ``None`` disables this and the first piece is a whole sentence.
 * ``min_chars=20``: after the first piece, sentences shorter than this are merged with
   the next one (fewer, more natural TTS requests). The last piece may be shorter.
-* ``max_chars=150``: a longer sentence is cut at the best clause boundary (; : — then
-  ", and"-style then , then a conjunction, then any space) so no piece is longer than
-  this unless a single word is.
+* ``max_chars=150``: a longer piece is cut at the best boundary before it (a sentence
+  end, then ; : —, then ", and"-style, then a comma, then before a conjunction, then any
+  space), so no piece is longer than this unless a single word is.
+
+Lengths are counted on the text as received, before ``speakable()`` (which may expand
+"$5" to "five dollars"). Other sentence ends: "?" and "!" (not before a lowercase word),
+ellipses, CJK full stops, blank lines, and line breaks after headings/list items or
+before a capitalized line (a line break before a lowercase word is a soft wrap).
 
 Fenced code blocks (```) are held until they close and are never spoken. Pieces go
 through ``speakable()``; pieces left without letters or digits are dropped.
@@ -47,6 +52,7 @@ _CONJUNCTIONS = r"(?:and|but|or|so|yet|because|which|while|although|though|where
 _AFTER_COMMA_CONJ = re.compile(r"\s+" + _CONJUNCTIONS, re.I)
 _BEFORE_CONJ = re.compile(r"\s(?=" + _CONJUNCTIONS + ")", re.I)
 _SPACE = re.compile(r"\s")
+
 
 def _inside_span(text: str, pos: int) -> bool:
     """True if pos is inside an open [link label] or `inline code` on its line."""

@@ -1,0 +1,80 @@
+"""Settings layering, personas and the tool registry."""
+
+import pytest
+
+from agent_core.llm.base import ToolCall
+from agent_core.paths import config_dir
+from agent_core.persona import PersonaError, list_personas, load_persona
+from agent_core.settings import Settings
+from agent_core.tools import Tool, ToolRegistry
+
+
+def test_defaults_come_from_the_toml_file():
+    settings = Settings()
+    assert settings.session.turn.end_of_turn_silence_ms == 500
+    assert settings.stt.model == "base"
+    assert settings.llm.backend == "local"
+
+
+def test_environment_overrides_nested_values(monkeypatch):
+    monkeypatch.setenv("PARLEY_SESSION__TURN__END_OF_TURN_SILENCE_MS", "750")
+    monkeypatch.setenv("PARLEY_LLM__BACKEND", "openai")
+    monkeypatch.setenv("PARLEY_LLM__API_KEY", "sk-secret-value")
+    settings = Settings()
+    assert settings.session.turn.end_of_turn_silence_ms == 750
+    assert settings.llm.backend == "openai"
+    assert "sk-secret-value" not in repr(settings)  # secrets never print
+    assert settings.llm.api_key.get_secret_value() == "sk-secret-value"
+
+
+def test_dotenv_file_is_read(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("PARLEY_STT__MODEL=tiny.en\n")
+    assert Settings().stt.model == "tiny.en"
+
+
+def test_bad_value_is_a_clear_error(monkeypatch):
+    monkeypatch.setenv("PARLEY_STT__MODEL", "huge")
+    with pytest.raises(ValueError, match="stt.model"):
+        Settings()
+
+
+def test_openai_backend_needs_a_base_url(monkeypatch):
+    from agent_core.providers import _build_llm
+
+    monkeypatch.setenv("PARLEY_LLM__BACKEND", "openai")
+    with pytest.raises(ValueError, match="PARLEY_LLM__BASE_URL"):
+        _build_llm(Settings())
+
+
+def test_shipped_personas_load():
+    personas_dir = config_dir() / "personas"
+    assert {"default", "concierge"} <= set(list_personas(personas_dir))
+    persona = load_persona("default", personas_dir)
+    assert persona.greeting and persona.apology and persona.system_prompt
+
+
+def test_unknown_or_broken_persona_is_a_clear_error(tmp_path):
+    (tmp_path / "broken.toml").write_text("system_prompt = [not valid")
+    with pytest.raises(PersonaError, match="no persona named 'nobody'.*broken"):
+        load_persona("nobody", tmp_path)
+    with pytest.raises(PersonaError, match="invalid"):
+        load_persona("broken", tmp_path)
+
+
+async def test_tool_registry_reports_problems_to_the_model():
+    async def fails(arguments):
+        raise RuntimeError("line busy")
+
+    async def echo(arguments):
+        return f"ok {arguments['x']}"
+
+    registry = ToolRegistry()
+    assert not registry
+    registry.register(Tool("echo", "Echo.", echo, {"type": "object", "properties": {"x": {"type": "string"}}}))
+    registry.register(Tool("fails", "Fails.", fails))
+    assert [s["function"]["name"] for s in registry.schemas()] == ["echo", "fails"]
+    assert await registry.call(ToolCall("1", "echo", '{"x": "y"}')) == "ok y"
+    assert await registry.call(ToolCall("2", "nope", "{}")) == "error: no tool named 'nope'"
+    assert (await registry.call(ToolCall("3", "echo", "[1]"))).startswith("error: bad arguments")
+    assert await registry.call(ToolCall("4", "fails", "{}")) == "error: fails failed: line busy"
