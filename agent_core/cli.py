@@ -27,7 +27,7 @@ def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debu
 @app.command()
 def demo(
     input_wav: Annotated[
-        Path | None, typer.Option("--input", help="The caller's question as a WAV file (default: a synthesised question).")
+        Path | None, typer.Option("--input", help="The caller's question as a WAV file (default: a spoken question).")
     ] = None,
     output: Annotated[Path, typer.Option("--output", help="Where to write the spoken reply.")] = Path("reply.wav"),
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
@@ -35,7 +35,7 @@ def demo(
 ) -> None:
     """Run one spoken conversation turn on the embedded models, in-process."""
     from agent_core.audio.wav import WavFormatError, read_wav, write_wav
-    from agent_core.demo import DEFAULT_QUESTION, run_demo, synthesize_question
+    from agent_core.demo import DEFAULT_QUESTION, default_question, run_demo
     from agent_core.persona import PersonaError, load_persona
     from agent_core.providers import build_providers
     from agent_core.settings import Settings
@@ -45,7 +45,7 @@ def demo(
         persona = load_persona(persona_name or settings.persona, settings.personas_dir)
         question = read_wav(input_wav) if input_wav else None
     except (PersonaError, WavFormatError, FileNotFoundError) as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        console.print(f"[red]error:[/red] {exc}", soft_wrap=True)
         raise typer.Exit(2) from exc
 
     async def run():
@@ -54,8 +54,8 @@ def demo(
             await providers.load(lambda name: status.update(f"Loaded {name}..."))
         caller = question
         if caller is None:
-            console.print(f"Caller asks (synthesised): [italic]{DEFAULT_QUESTION}[/italic]")
-            caller = await synthesize_question(providers)
+            console.print(f"Caller asks (in the embedded voice): [italic]{DEFAULT_QUESTION}[/italic]")
+            caller = default_question()
         try:
             with console.status("The caller is speaking; Parley listens and answers..."):
                 return await run_demo(providers, persona, caller, settings.session)

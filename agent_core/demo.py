@@ -7,11 +7,16 @@ would deliver it, so the latencies reported are the ones a caller would feel.
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from agent_core import events as ev
 from agent_core.audio.frames import AudioFrame
 from agent_core.audio.resample import resample
+from agent_core.audio.wav import read_wav
+from agent_core.paths import config_dir
 from agent_core.persona import Persona
 from agent_core.providers import Providers
 from agent_core.session import Session, SessionSettings
@@ -20,15 +25,17 @@ from agent_core.vad import SileroVad
 DEFAULT_QUESTION = "What is the capital of France?"
 FRAME_S = 0.02
 CALLER_RATE = 16000
+AUDIBLE_RMS = 0.01  # -40 dBFS: quieter frames count as silence when finding the last sound
 
 
 class LocalChannel:
-    """An in-process channel that plays instantly and keeps what it played."""
+    """An in-process channel: plays at `speed` x real time (0 = at once), keeps what it played."""
 
     output_sample_rate = 16000
 
-    def __init__(self) -> None:
-        self.played: dict[int, list[AudioFrame]] = {}
+    def __init__(self, speed: float = 0.0) -> None:
+        self.speed = speed
+        self.played: list[tuple[int, AudioFrame]] = []  # (turn, frame)
         self.flushes = 0
 
     async def flush(self) -> None:
@@ -37,12 +44,15 @@ class LocalChannel:
     async def pump(self, session: Session) -> None:
         while True:
             chunk = await session.next_audio()
-            self.played.setdefault(chunk.reply.turn, []).append(chunk.frame)
+            if self.speed:
+                await asyncio.sleep(chunk.frame.duration_s / self.speed)
+            self.played.append((chunk.reply.turn, chunk.frame))
             session.audio_played(chunk)
 
-    def audio_of(self, turn: int) -> AudioFrame:
-        frames = self.played.get(turn, [])
-        return AudioFrame(b"".join(f.pcm for f in frames), self.output_sample_rate)
+    def audio_of(self, turn: int | None = None) -> AudioFrame:
+        """What was played in one turn, or in all of them."""
+        pcm = b"".join(f.pcm for t, f in self.played if turn is None or t == turn)
+        return AudioFrame(pcm, self.output_sample_rate)
 
 
 @dataclass
@@ -61,10 +71,10 @@ class DemoResult:
         }
 
 
-async def synthesize_question(providers: Providers, text: str = DEFAULT_QUESTION) -> AudioFrame:
-    frames = [f async for f in providers.tts.synthesize(text)]
-    joined = AudioFrame(b"".join(f.pcm for f in frames), frames[0].sample_rate)
-    return resample(joined, CALLER_RATE)
+def default_question() -> AudioFrame:
+    """DEFAULT_QUESTION spoken by the embedded Piper voice, rendered once without Piper's
+    random variation, so every demo run asks exactly the same thing."""
+    return read_wav(config_dir() / "sounds" / "question.wav")
 
 
 async def run_demo(
@@ -93,8 +103,9 @@ async def run_demo(
     session.subscribe(on_event)
     pump = asyncio.create_task(channel.pump(session))
     await session.start()
+    last_sound: list[float] = []
     try:
-        caller = asyncio.create_task(_speak_like_a_caller(session, resample(question, CALLER_RATE)))
+        caller = asyncio.create_task(_speak_like_a_caller(session, resample(question, CALLER_RATE), last_sound))
         reply = await asyncio.wait_for(finished, timeout_s)
         caller.cancel()
     finally:
@@ -102,23 +113,36 @@ async def run_demo(
         await session.close()
     transcripts = [e.text for e in session.events if isinstance(e, ev.TranscriptFinal)]
     latency = session.latencies()
+    latency_ms = latency[0].as_dict() if latency else {}
+    # voice_to_voice counts from when VAD heard the silence begin; this counts from the
+    # caller's last audible sound, which is what a person waiting for the answer feels.
+    first_out = next((e.t for e in session.events if isinstance(e, ev.FirstAudioOut) and e.turn == reply.turn), None)
+    if first_out is not None and last_sound:
+        latency_ms["last_sound_to_reply"] = round((first_out - last_sound[0]) * 1000.0, 1)
     return DemoResult(
         transcript=" ".join(transcripts).strip(),
         reply_text=reply.heard_text,
         reply_audio=channel.audio_of(reply.turn),
-        latency_ms=latency[0].as_dict() if latency else {},
+        latency_ms=latency_ms,
     )
 
 
-async def _speak_like_a_caller(session: Session, question: AudioFrame) -> None:
-    """Real-time paced 20 ms frames: a little silence, the question, then silence."""
+async def _speak_like_a_caller(session: Session, question: AudioFrame, last_sound: list[float]) -> None:
+    """Real-time paced 20 ms frames: a little silence, the question, then silence.
+
+    Appends to `last_sound` the monotonic time the question's last audible frame was sent.
+    """
     loop = asyncio.get_running_loop()
     audio = AudioFrame.silence(0.3, CALLER_RATE) + question
     frames = audio.split(FRAME_S)
+    audible = [i for i, f in enumerate(frames) if f.samples and np.sqrt(np.mean(f.to_float32() ** 2)) > AUDIBLE_RMS]
+    last_audible = audible[-1] if audible else -1
     start = loop.time()
     index = 0
     while True:
         frame = frames[index] if index < len(frames) else AudioFrame.silence(FRAME_S, CALLER_RATE)
         session.push_audio("caller", frame)
+        if index == last_audible:
+            last_sound.append(time.monotonic())
         index += 1
         await asyncio.sleep(max(0.0, start + index * FRAME_S - loop.time()))

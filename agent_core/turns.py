@@ -8,6 +8,7 @@ the decision is the same whether audio arrives in real time or in a burst.
 from __future__ import annotations
 
 import enum
+
 from pydantic import BaseModel, ConfigDict
 
 

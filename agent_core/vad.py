@@ -8,13 +8,13 @@ needs their own state.
 
 from __future__ import annotations
 
-import importlib.util
 import threading
 from pathlib import Path
 
 import numpy as np
 
 from agent_core.audio.frames import AudioFrame
+from agent_core.model_files import package_file
 
 VAD_SAMPLE_RATE = 16000
 WINDOW_SAMPLES = 512  # 32 ms: the window Silero is trained on at 16 kHz
@@ -22,21 +22,8 @@ CONTEXT_SAMPLES = 64  # the model expects the tail of the previous window in fro
 WINDOW_MS = WINDOW_SAMPLES * 1000 // VAD_SAMPLE_RATE
 
 
-class VadUnavailableError(RuntimeError):
-    pass
-
-
 def silero_model_path() -> Path:
-    spec = importlib.util.find_spec("silero_vad")
-    if spec is None or not spec.submodule_search_locations:
-        raise VadUnavailableError(
-            "Silero VAD model not found: install it with `pip install --no-deps silero-vad==6.2.3` "
-            "(`make install` does this)"
-        )
-    path = Path(next(iter(spec.submodule_search_locations))) / "data" / "silero_vad.onnx"
-    if not path.is_file():
-        raise VadUnavailableError(f"{path} is missing from the silero-vad package")
-    return path
+    return package_file("silero_vad", "data/silero_vad.onnx", "pip install --no-deps silero-vad==6.2.3")
 
 
 class SileroVad:

@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 from agent_core import events as ev  # noqa: E402
 from agent_core.audio import AudioFrame, read_wav  # noqa: E402
-from agent_core.demo import LocalChannel, run_demo, synthesize_question  # noqa: E402
+from agent_core.demo import LocalChannel, default_question, run_demo  # noqa: E402
 from agent_core.persona import Persona, load_persona  # noqa: E402
 from agent_core.providers import build_providers  # noqa: E402
 from agent_core.scripted import ScriptedLlm, ScriptedStt, ScriptedTts  # noqa: E402
@@ -58,7 +58,7 @@ async def overhead_turns(turns: int) -> tuple[list[float], list[float]]:
     for turn in range(1, turns + 1):
         done = asyncio.Event()
 
-        def on_event(event: ev.SessionEvent, turn: int = turn) -> None:
+        def on_event(event: ev.SessionEvent, turn: int = turn, done: asyncio.Event = done) -> None:
             if isinstance(event, ev.ReplyFinished) and event.turn == turn:
                 done.set()
 
@@ -84,7 +84,7 @@ async def embedded_turns(turns: int) -> list[dict[str, float | None]]:
     providers = build_providers(settings)
     await providers.load()
     persona = load_persona(settings.persona, settings.personas_dir)
-    question = await synthesize_question(providers)
+    question = default_question()
     results = []
     for _ in range(turns):
         result = await run_demo(providers, persona, question, settings.session)

@@ -6,6 +6,7 @@ import asyncio
 
 from agent_core import events as ev
 from agent_core.audio import AudioFrame
+from agent_core.demo import LocalChannel
 from agent_core.persona import Persona
 from agent_core.scripted import ScriptedLlm, ScriptedStt, ScriptedTts
 from agent_core.session import Session, SessionSettings
@@ -14,37 +15,15 @@ from agent_core.turns import TurnSettings
 PERSONA = Persona(name="test", system_prompt="You are a test.", greeting="", apology="Sorry, say that again?")
 
 
-class PacedChannel:
-    """Plays chunks at `speed` x real time and reports each as played afterwards."""
-
-    output_sample_rate = 16000
-
-    def __init__(self, speed: float = 0.0) -> None:
-        self.speed = speed  # 0 = instantly
-        self.played: list[AudioFrame] = []
-        self.flushes = 0
-
-    async def flush(self) -> None:
-        self.flushes += 1
-
-    async def pump(self, session: Session) -> None:
-        while True:
-            chunk = await session.next_audio()
-            if self.speed:
-                await asyncio.sleep(chunk.frame.duration_s / self.speed)
-            self.played.append(chunk.frame)
-            session.audio_played(chunk)
-
-
 def make_session(
     *,
     stt: ScriptedStt | None = None,
     llm: ScriptedLlm | None = None,
     tts: ScriptedTts | None = None,
-    channel: PacedChannel | None = None,
+    channel: LocalChannel | None = None,
     **settings,
-) -> tuple[Session, PacedChannel]:
-    channel = channel or PacedChannel()
+) -> tuple[Session, LocalChannel]:
+    channel = channel or LocalChannel()
     turn = TurnSettings(min_speech_ms=96, end_of_turn_silence_ms=320)
     session = Session(
         stt=stt or ScriptedStt(),

@@ -1,6 +1,6 @@
 """Audio primitives: PCM frames that carry their rate, resampling, mu-law, WAV."""
 
-from agent_core.audio.frames import AudioFrame, SAMPLE_WIDTH
+from agent_core.audio.frames import SAMPLE_WIDTH, AudioFrame
 from agent_core.audio.mulaw import pcm16_to_ulaw, ulaw_to_pcm16
 from agent_core.audio.resample import StreamResampler
 from agent_core.audio.wav import read_wav, write_wav

