@@ -56,6 +56,7 @@ class SpokenReply:
     generation_done: bool = False
     finished: bool = False
     handed_out: bool = False  # the first chunk reached the channel
+    remember: bool = True  # goes into the LLM's history once heard
 
     def heard_text(self) -> str:
         heard: list[str] = []

@@ -10,6 +10,7 @@ from agent_core.llm.base import LanguageModel
 from agent_core.settings import Settings
 from agent_core.stt.base import SpeechToText
 from agent_core.tts.base import TextToSpeech
+from agent_core.vad import SileroVad
 
 
 @dataclass
@@ -26,7 +27,8 @@ class Providers:
             if on_loaded is not None:
                 on_loaded(provider.name)
 
-        await asyncio.gather(load_one(self.stt), load_one(self.llm), load_one(self.tts))
+        # The VAD model is process-wide too; load it off the loop with the others.
+        await asyncio.gather(load_one(self.stt), load_one(self.llm), load_one(self.tts), asyncio.to_thread(SileroVad.shared))
 
     async def aclose(self) -> None:
         await asyncio.gather(self.stt.aclose(), self.llm.aclose(), self.tts.aclose())

@@ -147,7 +147,9 @@ class Session:
         if self.settings.idle_timeout_s > 0:
             self._idle_task = asyncio.create_task(self._watch_idle(), name="session-idle")
         if self.persona.greeting:
-            self.say(self.persona.greeting, turn=0)
+            # The greeting is fixed text, not the model's words; kept out of the prompt
+            # because small models imitate it (SmolLM2 answers in French after "Parley").
+            self.say(self.persona.greeting, turn=0, remember=False)
 
     async def close(self) -> None:
         if self._closed:
@@ -192,11 +194,11 @@ class Session:
         self._text_waiting = True
         self._start_reply()
 
-    def say(self, text: str, *, turn: int | None = None) -> None:
+    def say(self, text: str, *, turn: int | None = None, remember: bool = True) -> None:
         """Speak fixed text (greeting, goodbye, an admin's /say) without the LLM."""
         if self._closed or not text.strip():
             return
-        self._start_reply(fixed_text=text, turn=turn)
+        self._start_reply(fixed_text=text, turn=turn, remember=remember)
 
     def interrupt(self, speaker: str = "adapter") -> None:
         """Barge-in requested by the adapter (e.g. a key press)."""
@@ -272,17 +274,18 @@ class Session:
 
     # ----- replies -----------------------------------------------------------
 
-    def _start_reply(self, *, fixed_text: str | None = None, turn: int | None = None) -> None:
+    def _start_reply(self, *, fixed_text: str | None = None, turn: int | None = None, remember: bool = True) -> None:
         if turn is None:
             turn = self._next_turn
         self._next_turn = max(self._next_turn, turn + 1)
         previous = self._reply_task
-        self._reply_task = asyncio.create_task(self._reply_turn(turn, previous, fixed_text), name=f"reply-{turn}")
+        reply = SpokenReply(turn, remember=remember)
+        self._reply_task = asyncio.create_task(self._reply_turn(reply, previous, fixed_text), name=f"reply-{turn}")
 
-    async def _reply_turn(self, turn: int, previous: asyncio.Task[None] | None, fixed_text: str | None) -> None:
+    async def _reply_turn(self, reply: SpokenReply, previous: asyncio.Task[None] | None, fixed_text: str | None) -> None:
+        turn = reply.turn
         if previous is not None and not previous.done():
             await asyncio.wait([previous])  # replies never overlap; a barge-in already cancelled it
-        reply = SpokenReply(turn)
         self._reply = reply
         try:
             if fixed_text is not None:
@@ -341,7 +344,7 @@ class Session:
             return
         reply.finished = True
         heard = reply.heard_text()
-        if heard:
+        if heard and reply.remember:
             self.history.append({"role": "assistant", "content": heard})
         self._emit(ev.ReplyFinished(t=self._clock(), turn=reply.turn, text=reply.text, heard_text=heard, interrupted=interrupted))
         if self._reply is reply:

@@ -66,6 +66,15 @@ class Settings(BaseSettings):
 
     persona: str = "default"
     data_dir: Path = _default_data_dir()
+    # Any SQLAlchemy async URL (postgresql+asyncpg://...); default: SQLite in data_dir.
+    database_url: str | None = None
+    # `parley serve`: where to listen, and the public https URL that reaches it (a
+    # tunnel or a proxy); webhooks are signed over the public URL, not the local one.
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_url: str | None = None
+    # Bearer token for the /api routes; without it they are closed.
+    admin_token: SecretStr | None = None
     stt: SttSettings = SttSettings()
     llm: LlmSettings = LlmSettings()
     tts: TtsSettings = TtsSettings()

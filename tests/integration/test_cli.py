@@ -13,7 +13,7 @@ from tests.integration.conftest import words
 
 def parley(*args: str, cwd, **env: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "agent_core.cli", *args],
+        [sys.executable, "-m", "parley.cli", *args],
         cwd=cwd,
         capture_output=True,
         text=True,

@@ -1,0 +1,80 @@
+"""`parley serve`: the FastAPI app that puts the channels in front of the agent core."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from agent_core.providers import Providers
+from agent_core.settings import Settings
+from agent_core.storage import ConversationRecord, Database
+from telephony.config import TwilioSettings
+from telephony.phone import CHANNEL as TWILIO
+from telephony.phone import Phone
+from telephony.rest import TwilioRest
+from telephony.routes import router as twilio_router
+
+log = logging.getLogger(__name__)
+bearer = HTTPBearer(auto_error=False)
+
+
+def require_admin(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> None:
+    expected = request.app.state.settings.admin_token
+    if expected is None:
+        raise HTTPException(status_code=403, detail="the admin API is off: set PARLEY_ADMIN_TOKEN")
+    if credentials is None or not hmac.compare_digest(credentials.credentials, expected.get_secret_value()):
+        request.app.state.phone.refusals += 1
+        raise HTTPException(status_code=401, detail="invalid admin token", headers={"WWW-Authenticate": "Bearer"})
+
+
+def create_app(
+    settings: Settings,
+    providers: Providers,
+    *,
+    twilio: TwilioSettings | None = None,
+    db: Database | None = None,
+    rest: TwilioRest | None = None,
+) -> FastAPI:
+    twilio = twilio or TwilioSettings()
+    db = db or Database.for_data_dir(settings.data_dir, settings.database_url)
+    if rest is None and twilio.has_credentials:
+        rest = TwilioRest(twilio.account_sid, twilio.auth_token.get_secret_value())  # type: ignore[union-attr]
+    phone = Phone(settings=settings, twilio=twilio, providers=providers, db=db, rest=rest)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if not twilio.validate_signatures:
+            log.warning("!!! Twilio signature checks are OFF (PARLEY_TWILIO_VALIDATE_SIGNATURES=false): local development only !!!")
+        await db.create_all()
+        await providers.load()
+        yield
+        await phone.aclose()
+        await providers.aclose()
+        await db.close()
+
+    app = FastAPI(title="Parley", lifespan=lifespan)
+    app.state.settings = settings
+    app.state.phone = phone
+    app.state.db = db
+    app.include_router(twilio_router)
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, object]:
+        return {"status": "ok", "active_calls": len(phone.calls)}
+
+    @app.get("/api/calls/{call_sid}", dependencies=[Depends(require_admin)])
+    async def get_call(call_sid: str) -> ConversationRecord:
+        record = await db.get_conversation(channel=TWILIO, external_id=call_sid)
+        if record is None:
+            raise HTTPException(status_code=404, detail="no such call")
+        return record
+
+    return app

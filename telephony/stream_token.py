@@ -1,0 +1,64 @@
+"""Short-lived tokens that bind a Media Streams WebSocket to the call whose webhook we answered.
+
+The webhook is signed by Twilio; the WebSocket upgrade may not be. So the TwiML
+carries a token (in a <Parameter>, since the stream URL takes no query string),
+HMAC-signed, bound to the CallSid, expiring quickly and good for one use.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+import threading
+import time
+from collections.abc import Callable
+
+
+class StreamTokenError(Exception):
+    """Why a stream was refused: missing, malformed, forged, expired, another call's, or replayed."""
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+class StreamTokens:
+    def __init__(self, secret: bytes, ttl_s: float = 60.0, clock: Callable[[], float] = time.time) -> None:
+        if len(secret) < 16:
+            raise ValueError("stream token secret must be at least 16 bytes")
+        self._secret = secret
+        self._ttl_s = ttl_s
+        self._clock = clock
+        self._used: dict[str, float] = {}  # nonce -> expiry, forgotten once expired
+        self._lock = threading.Lock()
+
+    def _sign(self, call_sid: str, expiry: int, nonce: str) -> str:
+        mac = hmac.new(self._secret, f"{call_sid}.{expiry}.{nonce}".encode(), hashlib.sha256)
+        return _b64(mac.digest())
+
+    def issue(self, call_sid: str) -> str:
+        expiry = int(self._clock() + self._ttl_s)
+        nonce = _b64(secrets.token_bytes(12))
+        return f"v1.{expiry}.{nonce}.{self._sign(call_sid, expiry, nonce)}"
+
+    def redeem(self, token: str | None, call_sid: str) -> None:
+        if not token:
+            raise StreamTokenError("missing stream token")
+        parts = token.split(".")
+        if len(parts) != 4 or parts[0] != "v1" or not parts[1].isdigit():
+            raise StreamTokenError("malformed stream token")
+        _, expiry_text, nonce, signature = parts
+        expiry = int(expiry_text)
+        # A token for another call fails here too: the CallSid is inside the MAC.
+        if not hmac.compare_digest(signature, self._sign(call_sid, expiry, nonce)):
+            raise StreamTokenError("stream token does not match this call")
+        now = self._clock()
+        if now > expiry:
+            raise StreamTokenError("stream token expired")
+        with self._lock:
+            self._used = {n: e for n, e in self._used.items() if e >= now}
+            if nonce in self._used:
+                raise StreamTokenError("stream token already used")
+            self._used[nonce] = expiry
