@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from agent_core.llm.base import LanguageModel
 from agent_core.settings import Settings
@@ -18,9 +18,12 @@ class Providers:
     stt: SpeechToText
     llm: LanguageModel
     tts: TextToSpeech
+    _loaded: bool = field(default=False, init=False, repr=False)
 
     async def load(self, on_loaded: Callable[[str], None] | None = None) -> None:
-        """Load all three concurrently, off the event loop (each backend uses its own thread)."""
+        """Load all three concurrently, off the event loop (each backend uses its own thread). Once."""
+        if self._loaded:
+            return
 
         async def load_one(provider: SpeechToText | LanguageModel | TextToSpeech) -> None:
             await provider.load()
@@ -29,6 +32,7 @@ class Providers:
 
         # The VAD model is process-wide too; load it off the loop with the others.
         await asyncio.gather(load_one(self.stt), load_one(self.llm), load_one(self.tts), asyncio.to_thread(SileroVad.shared))
+        self._loaded = True
 
     async def aclose(self) -> None:
         await asyncio.gather(self.stt.aclose(), self.llm.aclose(), self.tts.aclose())

@@ -65,6 +65,8 @@ class Settings(BaseSettings):
     )
 
     persona: str = "default"
+    # Where persona files live (default: config/personas).
+    personas_path: Path | None = None
     data_dir: Path = _default_data_dir()
     # Any SQLAlchemy async URL (postgresql+asyncpg://...); default: SQLite in data_dir.
     database_url: str | None = None
@@ -94,7 +96,7 @@ class Settings(BaseSettings):
 
     @property
     def personas_dir(self) -> Path:
-        return config_dir() / "personas"
+        return self.personas_path or config_dir() / "personas"
 
     @property
     def models_dir(self) -> Path:

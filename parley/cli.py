@@ -102,9 +102,9 @@ def serve() -> None:
 @app.command()
 def phone(
     server: Annotated[str, typer.Argument(help="Base URL of a running `parley serve`.")] = "http://127.0.0.1:8080",
-    input_wav: Annotated[Path, typer.Option("--input", help="What the caller says (WAV).")] = Path(
-        "config/sounds/question.wav"
-    ),
+    input_wav: Annotated[
+        Path | None, typer.Option("--input", help="What the caller says (WAV; default: a spoken question).")
+    ] = None,
     barge_in: Annotated[Path | None, typer.Option("--barge-in", help="A second WAV spoken over the bot.")] = None,
     barge_in_after: Annotated[
         float, typer.Option("--barge-in-after", help="Seconds into the bot's reply to start the barge-in.")
@@ -118,13 +118,14 @@ def phone(
 ) -> None:
     """Simulate a Twilio phone call against a Parley server (signs with TWILIO_AUTH_TOKEN)."""
     from agent_core.audio.wav import WavFormatError, read_wav, write_wav
+    from agent_core.demo import default_question
     from agent_core.settings import Settings
     from telephony.config import TwilioSettings
     from telephony.simulator import TwilioSimulator
 
     twilio, settings = TwilioSettings(), Settings()
     try:
-        caller = read_wav(input_wav)
+        caller = read_wav(input_wav) if input_wav else default_question()
         interruption = read_wav(barge_in) if barge_in else None
     except (WavFormatError, FileNotFoundError) as exc:
         raise fail(str(exc)) from exc

@@ -66,9 +66,12 @@ async def _phone_call(settings: Settings, providers, question: AudioFrame, statu
         db = Database.for_data_dir(Path(scratch))
         app = create_app(local, providers, twilio=twilio, db=db)
         with status("Calling Parley: the caller speaks, Parley listens and answers..."):
-            async with running_server(app, port=port) as url:
-                simulator = TwilioSimulator(url, auth_token=auth_token, admin_token=admin_token)
-                report = await simulator.call(question, quiet_after_reply_s=1.0)
+            try:
+                async with running_server(app, port=port) as url:
+                    simulator = TwilioSimulator(url, auth_token=auth_token, admin_token=admin_token)
+                    report = await simulator.call(question, quiet_after_reply_s=1.0)
+            finally:
+                await providers.aclose()
     turns = (report.record or {}).get("turns", [])
     users = [t["text"] for t in turns if t["role"] == "user"]
     first_user = next((i for i, t in enumerate(turns) if t["role"] == "user"), len(turns))

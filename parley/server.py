@@ -54,11 +54,10 @@ def create_app(
         if not twilio.validate_signatures:
             log.warning("!!! Twilio signature checks are OFF (PARLEY_TWILIO_VALIDATE_SIGNATURES=false): local development only !!!")
         await db.create_all()
-        await providers.load()
+        await providers.load()  # no-op when the caller loaded them already
         yield
         await phone.aclose()
-        await providers.aclose()
-        await db.close()
+        await db.close()  # the providers belong to the caller, who may share them
 
     app = FastAPI(title="Parley", lifespan=lifespan)
     app.state.settings = settings

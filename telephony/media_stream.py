@@ -22,7 +22,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from agent_core.audio.frames import AudioFrame
 from agent_core.audio.mulaw import pcm16_to_ulaw, ulaw_to_pcm16
@@ -106,6 +106,11 @@ class MediaStreamCall:
             pass
         finally:
             await self._end()
+            if self.ws.application_state == WebSocketState.CONNECTED:
+                try:
+                    await self.ws.close()  # after `stop`: end the stream as Twilio expects
+                except (WebSocketDisconnect, RuntimeError):
+                    pass
 
     async def _handle(self, text: str) -> bool:
         """Returns False when the stream is over."""
