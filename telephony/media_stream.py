@@ -18,6 +18,7 @@ import base64
 import binascii
 import json
 import logging
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +27,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from agent_core.audio.frames import AudioFrame
 from agent_core.audio.mulaw import pcm16_to_ulaw, ulaw_to_pcm16
+from agent_core.events import BargeIn
 from agent_core.playback import PlaybackChunk
 from agent_core.session import Session
 from telephony.stream_token import StreamTokenError
@@ -46,6 +48,7 @@ class StreamStats:
     malformed: int = 0
     oversized: int = 0
     unknown_events: int = 0
+    errors: int = 0
     gap_fill_ms: int = 0
     marks_sent: int = 0
     marks_heard: int = 0
@@ -53,6 +56,8 @@ class StreamStats:
     # How far behind the media clock each inbound frame was handled (s), for lag percentiles;
     # the last 10 minutes of 20 ms frames.
     lags: deque[float] = field(default_factory=lambda: deque(maxlen=30_000))
+    # Caller speech onset (as VAD dated it) -> `clear` sent, per barge-in (ms).
+    barge_in_reaction_ms: list[float] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         ordered = sorted(self.lags)
@@ -80,9 +85,9 @@ class MediaStreamCall:
         self._pending_marks: dict[str, PlaybackChunk] = {}
         self._send_lock = asyncio.Lock()
         self._pump: asyncio.Task[None] | None = None
+        self._starting: asyncio.Task[None] | None = None
         self._next_ts_ms: int | None = None
-        self._clock_origin: tuple[float, int] | None = None  # (loop time, media ms) of the first frame
-        self._loop = asyncio.get_running_loop()
+        self._clock_origin: tuple[float, int] | None = None  # (monotonic s, media ms) of the first frame
 
     # ----- the receive loop ----------------------------------------------------
 
@@ -100,8 +105,12 @@ class MediaStreamCall:
                     self.stats.oversized += 1
                     self._malformed(f"oversized message ({len(text)} bytes)")
                     continue
-                if not await self._handle(text):
-                    break
+                try:
+                    if not await self._handle(text):
+                        break
+                except Exception:  # a bug for this call; the call and the server go on
+                    self.stats.errors += 1
+                    log.exception("call %s: error handling a stream message", self.call_sid)
         except WebSocketDisconnect:
             pass
         finally:
@@ -170,7 +179,8 @@ class MediaStreamCall:
         self.stream_sid, self.call_sid = stream_sid, call_sid
         self.session = await self.phone.start_session(self, params)
         self._pump = asyncio.create_task(self._send_replies(), name=f"twilio-out-{call_sid}")
-        await self.session.start()
+        # Not awaited: preparing the apology and greeting must not hold up the caller's audio.
+        self._starting = asyncio.create_task(self.session.start(), name=f"session-start-{call_sid}")
         return True
 
     def _on_media(self, message: dict[str, Any]) -> None:
@@ -197,7 +207,7 @@ class MediaStreamCall:
             self.session.push_audio(CALLER, AudioFrame(ulaw_to_pcm16(ulaw), TWILIO_RATE))
 
     def _measure_lag(self, timestamp_ms: int) -> None:
-        now = self._loop.time()
+        now = time.monotonic()  # not loop.time(): uvloop's clock ticks in whole milliseconds
         if self._clock_origin is None:
             self._clock_origin = (now, timestamp_ms)
         origin_time, origin_ms = self._clock_origin
@@ -243,6 +253,9 @@ class MediaStreamCall:
         self._pending_marks.clear()
         self.stats.clears_sent += 1
         await self._send({"event": "clear", "streamSid": self.stream_sid})
+        barge_in = next((e for e in reversed(self.session.events) if isinstance(e, BargeIn)), None) if self.session else None
+        if barge_in is not None:
+            self.stats.barge_in_reaction_ms.append(round((time.monotonic() - barge_in.onset_t) * 1000, 1))
 
     async def _send(self, message: dict[str, Any]) -> None:
         async with self._send_lock:  # one writer at a time on the socket
@@ -252,7 +265,8 @@ class MediaStreamCall:
                 pass  # the caller hung up; the receive loop ends the call
 
     async def _end(self) -> None:
-        if self._pump is not None:
-            self._pump.cancel()
+        for task in (self._pump, self._starting):
+            if task is not None:
+                task.cancel()
         if self.session is not None:
             await self.phone.end_session(self)

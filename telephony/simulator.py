@@ -15,6 +15,7 @@ import asyncio
 import base64
 import json
 import secrets
+import time
 import xml.etree.ElementTree as ET
 from collections import deque
 from dataclasses import dataclass, field
@@ -122,7 +123,9 @@ class TwilioSimulator:
         caller: str = "+15550001111",
         called: str = "+15552223333",
         fast: bool = False,
+        stamp_send_time: bool = False,
     ) -> None:
+        self.stamp_send_time = stamp_send_time  # load tests: media carries "sentAt" (monotonic s), ignored by servers
         self.server_url = server_url.rstrip("/")
         self.public_url = (public_url or server_url).rstrip("/")  # what Twilio signs
         self.auth_token = auth_token
@@ -201,7 +204,7 @@ class TwilioSimulator:
         max_call_s: float,
     ) -> None:
         async with websockets.connect(url, max_size=2**20) as ws:
-            line = _Line(ws, self.account_sid, report, fast=self.fast)
+            line = _Line(ws, self.account_sid, report, fast=self.fast, stamp=self.stamp_send_time)
             await line.open(parameters)
             await line.talk(_ulaw_frames(audio), _ulaw_frames(barge_in), barge_in_after_s, quiet_after_reply_s, max_call_s)
         report.heard = AudioFrame(ulaw_to_pcm16(bytes(line.earpiece.heard)), RATE)
@@ -210,8 +213,9 @@ class TwilioSimulator:
 class _Line:
     """One Media Stream from Twilio's side."""
 
-    def __init__(self, ws, account_sid: str, report: CallReport, *, fast: bool) -> None:
+    def __init__(self, ws, account_sid: str, report: CallReport, *, fast: bool, stamp: bool = False) -> None:
         self.ws = ws
+        self.stamp = stamp
         self.account_sid = account_sid
         self.report = report
         self.fast = fast
@@ -228,6 +232,8 @@ class _Line:
         self.sequence += 1
         if message["event"] != "connected":
             message["sequenceNumber"] = str(self.sequence)  # Twilio sends numbers as strings
+        if self.stamp and message["event"] == "media":
+            message["sentAt"] = time.monotonic()
         await self.ws.send(json.dumps(message))
 
     async def echo_mark(self, name: str) -> None:
