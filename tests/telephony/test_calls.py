@@ -245,3 +245,19 @@ async def test_a_caller_who_vanishes_without_stop_still_leaves_a_record(tmp_path
         call = await record(line, start["start"]["callSid"])
     assert call["turns"][0]["text"] == "Are you there?"
     assert call["status"] == "completed"
+
+
+async def test_persona_and_voice_follow_the_called_number(tmp_path, jfk_opening):
+    from tests.telephony.kit import write_persona
+
+    async with phone_line(tmp_path) as line:
+        write_persona(tmp_path / "personas", name="bakery", greeting="Thanks for calling the bakery.")
+        await line.db.set_number_setting("+15552223333", "persona", "bakery")
+        await line.db.set_number_setting("+15552223333", "voice", "joe")
+        report = await line.simulator(fast=True).call(jfk_opening, quiet_after_reply_s=0.5)
+        call = await record(line, report.call_sid)
+        other = await line.simulator(fast=True, called="+15559990000").call(jfk_opening, quiet_after_reply_s=0.5)
+        other_call = await record(line, other.call_sid)
+    assert call["persona"] == "bakery"
+    assert call["turns"][0]["text"] == "Thanks for calling the bakery."
+    assert other_call["persona"] == "quiet"
