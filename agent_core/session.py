@@ -87,6 +87,9 @@ class Session:
         self.channel = channel
         self.tools = tools or ToolRegistry()
         self.label_speakers = label_speakers  # "Alice: ..." in the prompt when several people talk
+        # When set, only what passes it gets a reply (e.g. the bot's name was said);
+        # everything else still goes into the history as context.
+        self.reply_filter: Callable[[str, str], bool] | None = None
         self._stt, self._llm, self._tts = stt, llm, tts
         self._vad = vad or SileroVad.shared()
         self._clock = clock
@@ -200,6 +203,12 @@ class Session:
             return
         self._start_reply(fixed_text=text, turn=turn, remember=remember)
 
+    def update_settings(self, settings: SessionSettings) -> None:
+        """An admin's change: it applies from every speaker's next audio on."""
+        self.settings = settings
+        for listener in self._speakers.values():
+            listener.detector.settings = settings.turn
+
     def interrupt(self, speaker: str = "adapter") -> None:
         """Barge-in requested by the adapter (e.g. a key press)."""
         self._barge_in(speaker, self._clock())
@@ -308,6 +317,7 @@ class Session:
     async def _collect_transcripts(self, turn: int) -> bool:
         """Move finished transcripts into history, in the order the turns ended."""
         added = False
+        wanted = self.reply_filter is None
         while self._pending_transcripts:
             speaker, _, task = self._pending_transcripts[0]
             # shield: a barge-in cancels the reply, never the transcript of what was said
@@ -320,7 +330,8 @@ class Session:
             if text.strip():
                 self.history.append({"role": "user", "content": self._labelled(speaker, text)})
                 added = True
-        added = added or self._text_waiting
+                wanted = wanted or self.reply_filter(speaker, text)  # type: ignore[misc]
+        added = (added and wanted) or self._text_waiting
         self._text_waiting = False
         return added
 

@@ -10,6 +10,12 @@ from agent_core.audio.frames import AudioFrame
 
 class TextToSpeech(ABC):
     name: str = "tts"
+    # Whether the backend can speak in a voice cloned from a reference clip.
+    can_clone: bool = False
+
+    def voice_names(self) -> list[str]:
+        """The voices this backend can speak in."""
+        return []
 
     async def load(self) -> None:
         """Load models or open connections; called once, before the first synthesis."""

@@ -31,6 +31,9 @@ class PiperTts(TextToSpeech):
         self._loaded: dict[str, object] = {}
         self._executor = model_executor("tts")
 
+    def voice_names(self) -> list[str]:
+        return sorted(self.voices)
+
     async def load(self) -> None:
         await asyncio.get_running_loop().run_in_executor(self._executor, self._warm_up)
 

@@ -265,3 +265,19 @@ async def test_closing_mid_reply_records_what_was_heard(jfk_opening):
     [finished] = [e for e in session.events if isinstance(e, ev.ReplyFinished)]
     assert finished.interrupted and 0 < len(finished.heard_text.split()) < 10
     assert isinstance(session.events[-1], ev.SessionClosed)
+
+
+async def test_reply_filter_keeps_context_but_answers_only_when_addressed(jfk_opening):
+    llm = ScriptedLlm(["Yes?"])
+    session, channel = make_session(stt=ScriptedStt(["nice weather today", "parley, what time is it"]), llm=llm)
+    session.label_speakers = True
+    session.reply_filter = lambda speaker, text: "parley" in text.lower()
+    pump = await run_session(session, channel)
+    await speak(session, "alice", jfk_opening)
+    await asyncio.sleep(0.2)
+    assert llm.requests == []  # not addressed: no reply
+    await speak(session, "bob", jfk_opening)
+    await wait_for(session, ev.ReplyFinished)
+    assert [m["content"] for m in llm.requests[0][1:]] == ["alice: nice weather today", "bob: parley, what time is it"]
+    pump.cancel()
+    await session.close()

@@ -1,0 +1,87 @@
+"""A voice channel conversation: several members, one Session, the bot's voice through the real player."""
+
+import asyncio
+
+from agent_core import events as ev
+from agent_core.persona import Persona
+from agent_core.providers import Providers
+from agent_core.scripted import ScriptedLlm, ScriptedStt, ScriptedTts
+from agent_core.session import SessionSettings
+from agent_core.turns import TurnSettings
+from bots.conversation import ChannelConversation
+from tests.discord.channelkit import FakeGuild, FakeVoice
+from tests.discord.voicekit import FakeDave, opus_frames
+from tests.sessionkit import wait_for
+
+ALICE, BOB, MUSIC_BOT, PARLEY = 1, 2, 3, 99
+PERSONA = Persona(name="t", system_prompt="You are in a voice channel.", greeting="")
+
+
+def conversation(llm, stt, *, reply_mode="always"):
+    guild = FakeGuild({ALICE: ("Alice", False), BOB: ("Bob", False), MUSIC_BOT: ("Jukebox", True)})
+    voice = FakeVoice(guild, PARLEY, dave=FakeDave({ALICE, BOB, MUSIC_BOT}))
+    settings = SessionSettings(turn=TurnSettings(min_speech_ms=96, end_of_turn_silence_ms=320))
+    providers = Providers(stt=stt, llm=llm, tts=ScriptedTts(sample_rate=24000))
+    return ChannelConversation(voice, providers, PERSONA, settings, reply_mode=reply_mode, wake_name="parley"), voice
+
+
+async def test_members_are_heard_apart_and_the_bot_answers_in_the_channel(jfk_opening):
+    llm = ScriptedLlm(["Hello Alice and Bob."])
+    stt = ScriptedStt(["Hi Parley.", "Hello from Bob."])
+    talk, voice = conversation(llm, stt)
+    await talk.start()
+    frames = opus_frames(jfk_opening)
+    silence = opus_frames(type(jfk_opening).silence(0.6, 16000))
+    await asyncio.gather(
+        voice.member_speaks(11, ALICE, frames + silence, realtime=True),
+        voice.member_speaks(22, BOB, silence + frames + silence, realtime=True),  # a moment later, over Alice
+        voice.member_speaks(33, MUSIC_BOT, frames + silence, realtime=True),  # other bots are not listened to
+    )
+    await wait_for(talk.session, ev.ReplyFinished, timeout=10)
+    await asyncio.sleep(0.5)
+    users = [m["content"] for m in llm.requests[-1] if m["role"] == "user"]
+    assert users == ["Alice: Hi Parley.", "Bob: Hello from Bob."]
+    assert sorted(talk.speakers_heard.values()) == ["Alice", "Bob"]
+    assert talk.receiver.stats["ignored_user"] == len(frames + silence)
+    # The reply went out through discord.py's player as 20 ms 48 kHz stereo PCM frames.
+    assert voice.sent and all(len(data) == 3840 for _, data in voice.sent)
+    assert any(data.strip(b"\x00") for _, data in voice.sent)
+    status_turns = talk.session.latencies()
+    assert status_turns and status_turns[-1].voice_to_voice is not None
+    await talk.stop()
+
+
+async def test_addressed_mode_answers_only_when_named(jfk_opening):
+    llm = ScriptedLlm(["Yes, Bob?"])
+    stt = ScriptedStt(["what a game last night", "Parley, who won?"])
+    talk, voice = conversation(llm, stt, reply_mode="addressed")
+    await talk.start()
+    speech = opus_frames(jfk_opening) + opus_frames(type(jfk_opening).silence(0.6, 16000))
+    await voice.member_speaks(11, ALICE, speech)
+    await asyncio.sleep(0.3)
+    assert llm.requests == []
+    await voice.member_speaks(22, BOB, speech)
+    await wait_for(talk.session, ev.ReplyFinished, timeout=10)
+    assert [m["content"] for m in llm.requests[0] if m["role"] == "user"] == [
+        "Alice: what a game last night",
+        "Bob: Parley, who won?",
+    ]
+    await talk.stop()
+
+
+async def test_a_member_talking_over_the_bot_interrupts_it(jfk_opening):
+    llm = ScriptedLlm(["This is a long answer with many many words that takes a while to say out loud.", "Sure."])
+    stt = ScriptedStt(["Tell me everything.", "Stop please."])
+    talk, voice = conversation(llm, stt)
+    await talk.start()
+    speech = opus_frames(jfk_opening) + opus_frames(type(jfk_opening).silence(0.6, 16000))
+    await voice.member_speaks(11, ALICE, speech)
+    await wait_for(talk.session, ev.FirstAudioOut, timeout=10)
+    await asyncio.sleep(0.8)
+    await voice.member_speaks(22, BOB, speech, realtime=True)
+    [barge] = await wait_for(talk.session, ev.BargeIn, timeout=10)
+    assert barge.speaker == "Bob"
+    finished = await wait_for(talk.session, ev.ReplyFinished, count=2, timeout=10)
+    assert finished[0].interrupted and 0 < len(finished[0].heard_text) < len(finished[0].text)
+    assert {"role": "assistant", "content": finished[0].heard_text} in llm.requests[1]
+    await talk.stop()
