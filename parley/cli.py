@@ -94,7 +94,12 @@ def serve() -> None:
             "until it is (e.g. https://<your-tunnel>.example)",
             soft_wrap=True,
         )
-    app_ = create_app(settings, build_providers(settings))
+    import os
+
+    token = os.environ.get("DISCORD_TOKEN", "").strip() or None
+    if token:
+        console.print("DISCORD_TOKEN is set: the Discord bot runs too")
+    app_ = create_app(settings, build_providers(settings), discord_token=token)
     console.print(f"Parley listening on http://{settings.host}:{settings.port}")
     uvicorn.run(app_, host=settings.host, port=settings.port, log_level="info", ws_max_size=1 << 20)
 
@@ -153,6 +158,40 @@ def phone(
         console.print(f"[bold]{turn['speaker']}:[/bold] {turn['text']}" + (" [dim](interrupted)[/dim]" if turn["interrupted"] else ""))
     if not summary["transcript"]:
         console.print("[dim]Set PARLEY_ADMIN_TOKEN (same as the server's) to see the transcript.[/dim]")
+
+
+@app.command(name="discord")
+def discord_bot() -> None:
+    """Run the Discord bot (DISCORD_TOKEN). `parley serve` runs it too when the token is set."""
+    import os
+
+    import discord
+
+    from agent_core.providers import build_providers
+    from agent_core.settings import Settings
+    from agent_core.storage import Database
+    from bots.bot import ParleyBot
+
+    token = os.environ.get("DISCORD_TOKEN", "").strip()
+    if not token:
+        raise fail("DISCORD_TOKEN is not set: create a bot application and copy its token (README, section Discord)")
+    settings = Settings()
+    bot = ParleyBot(settings, build_providers(settings), Database.for_data_dir(settings.data_dir, settings.database_url))
+
+    async def run() -> None:
+        async with bot:
+            await bot.start(token)
+
+    try:
+        asyncio.run(run())
+    except discord.LoginFailure as exc:
+        raise fail("Discord refused DISCORD_TOKEN (wrong, or reset in the developer portal)", 3) from exc
+    except discord.PrivilegedIntentsRequired as exc:
+        raise fail(f"Discord refused a gateway intent: {exc}", 3) from exc
+    except (OSError, discord.HTTPException) as exc:
+        raise fail(f"could not reach Discord: {exc}", 1) from exc
+    except KeyboardInterrupt:
+        pass
 
 
 @app.command()

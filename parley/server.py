@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 from collections.abc import AsyncIterator
@@ -35,6 +36,23 @@ def require_admin(
         raise HTTPException(status_code=401, detail="invalid admin token", headers={"WWW-Authenticate": "Bearer"})
 
 
+def _start_discord(settings: Settings, providers: Providers, db: Database, token: str | None):
+    """The Discord bot beside the phone line, in the same process and event loop."""
+    if not token:
+        return None
+    from bots.bot import ParleyBot
+
+    bot = ParleyBot(settings, providers, db)
+
+    async def run() -> None:
+        try:
+            await bot.start(token)
+        except Exception:
+            log.exception("the Discord bot stopped; the phone line keeps running")
+
+    return bot, asyncio.create_task(run(), name="discord-bot")
+
+
 def create_app(
     settings: Settings,
     providers: Providers,
@@ -42,6 +60,7 @@ def create_app(
     twilio: TwilioSettings | None = None,
     db: Database | None = None,
     rest: TwilioRest | None = None,
+    discord_token: str | None = None,
 ) -> FastAPI:
     twilio = twilio or TwilioSettings()
     db = db or Database.for_data_dir(settings.data_dir, settings.database_url)
@@ -55,7 +74,12 @@ def create_app(
             log.warning("!!! Twilio signature checks are OFF (PARLEY_TWILIO_VALIDATE_SIGNATURES=false): local development only !!!")
         await db.create_all()
         await providers.load()  # no-op when the caller loaded them already
+        discord_task = _start_discord(settings, providers, db, discord_token)
         yield
+        if discord_task is not None:
+            bot, task = discord_task
+            await bot.close()
+            await asyncio.gather(task, return_exceptions=True)
         await phone.aclose()
         await db.close()  # the providers belong to the caller, who may share them
 

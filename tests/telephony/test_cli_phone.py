@@ -40,10 +40,10 @@ async def test_phone_command_calls_a_running_server(tmp_path, jfk_opening):
         import asyncio
 
         result = await asyncio.to_thread(
-            parley, "phone", line.url, "--input", "tests/data/jfk.wav", "--fast", "--json", "--heard", str(tmp_path / "heard.wav"), env=env
+            parley, "phone", line.url, "--fast", "--json", "--heard", str(tmp_path / "heard.wav"), env=env  # the default question
         )
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["heard_seconds"] > 1
-    assert [t["speaker"] for t in report["transcript"]][:2] == ["caller", "agent"]
+    assert [t["speaker"] for t in report["transcript"]] == ["caller", "agent"]
     assert (tmp_path / "heard.wav").stat().st_size > 1000

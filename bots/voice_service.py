@@ -1,0 +1,121 @@
+"""The voice side the slash commands drive: one ChannelConversation per guild."""
+
+from __future__ import annotations
+
+import logging
+
+import discord
+
+from agent_core.persona import PersonaError, load_persona
+from agent_core.providers import Providers
+from agent_core.settings import Settings
+from agent_core.storage import Database
+from bots.conversation import ChannelConversation
+from bots.voice_client import ListeningVoiceClient
+from bots.voice_manager import GuildVoiceStatus, VoiceError
+
+log = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT_S = 20.0
+
+
+class VoiceService:
+    def __init__(self, settings: Settings, providers: Providers, db: Database) -> None:
+        self.settings = settings
+        self.providers = providers
+        self.db = db
+        self.conversations: dict[int, ChannelConversation] = {}
+
+    async def _session_settings(self, guild_id: int):
+        stored = await self.db.get_guild_settings(guild_id)
+        session = self.settings.session
+        turn_overrides = {}
+        if "end_of_turn_silence_ms" in stored:
+            turn_overrides["end_of_turn_silence_ms"] = int(stored["end_of_turn_silence_ms"])
+        updates = {"turn": session.turn.model_copy(update=turn_overrides)}
+        if "allow_interruptions" in stored:
+            updates["allow_interruptions"] = bool(stored["allow_interruptions"])
+        return stored, session.model_copy(update=updates)
+
+    def _persona(self, stored: dict):
+        name = stored.get("persona") or self.settings.persona
+        try:
+            persona = load_persona(name, self.settings.personas_dir)
+        except PersonaError:
+            log.error("stored persona %r is missing; using %r", name, self.settings.persona)
+            persona = load_persona(self.settings.persona, self.settings.personas_dir)
+        if stored.get("voice"):
+            persona = persona.model_copy(update={"voice": stored["voice"]})
+        return persona
+
+    async def join(self, guild: discord.Guild, channel: discord.VoiceChannel | discord.StageChannel) -> None:
+        me = guild.me
+        if me is not None and not channel.permissions_for(me).connect:
+            raise VoiceError(f"I am not allowed to connect to {channel.mention}.")
+        if me is not None and not channel.permissions_for(me).speak:
+            raise VoiceError(f"I am not allowed to speak in {channel.mention}.")
+        await self.leave(guild)
+        try:
+            voice = await channel.connect(cls=ListeningVoiceClient, timeout=CONNECT_TIMEOUT_S, self_deaf=False)
+        except (discord.ClientException, TimeoutError) as exc:
+            raise VoiceError(f"Could not connect to {channel.mention}: {exc}") from exc
+        stored, session_settings = await self._session_settings(guild.id)
+        conversation = ChannelConversation(
+            voice,  # type: ignore[arg-type]
+            self.providers,
+            self._persona(stored),
+            session_settings,
+            reply_mode=stored.get("reply_mode", "always"),
+            wake_name=stored.get("wake_name", "parley"),
+        )
+        self.conversations[guild.id] = conversation
+        await conversation.start()
+        log.info("joined voice channel %s in guild %s", channel.id, guild.id)
+
+    async def leave(self, guild: discord.Guild) -> bool:
+        conversation = self.conversations.pop(guild.id, None)
+        if conversation is not None:
+            await conversation.stop()
+        voice = guild.voice_client
+        if voice is None:
+            return conversation is not None
+        await voice.disconnect(force=True)
+        return True
+
+    def say(self, guild_id: int, text: str) -> bool:
+        conversation = self.conversations.get(guild_id)
+        if conversation is None:
+            return False
+        conversation.session.say(text)
+        return True
+
+    def status(self, guild_id: int) -> GuildVoiceStatus | None:
+        conversation = self.conversations.get(guild_id)
+        if conversation is None:
+            return None
+        latencies = conversation.session.latencies()
+        stats = conversation.receiver.stats
+        dropped = {k: stats[k] for k in ("unmapped_ssrc", "dave_failed", "transport_failed", "not_voice", "opus_failed", "lost")}
+        return GuildVoiceStatus(
+            channel_name=conversation.voice.channel.name,
+            state=conversation.session.state.value,
+            speakers_heard=sorted(conversation.speakers_heard.values()),
+            last_turn_latency_ms=latencies[-1].as_dict() if latencies else None,
+            dropped_frames=dropped,
+            reply_mode=conversation.reply_mode,
+        )
+
+    async def apply_settings(self, guild_id: int) -> None:
+        conversation = self.conversations.get(guild_id)
+        if conversation is None:
+            return
+        stored, session_settings = await self._session_settings(guild_id)
+        conversation.set_reply_mode(stored.get("reply_mode", "always"), stored.get("wake_name", "parley"))
+        conversation.session.update_settings(session_settings)
+        conversation.session.persona = self._persona(stored)
+
+    async def close(self) -> None:
+        for guild_id in list(self.conversations):
+            conversation = self.conversations.pop(guild_id)
+            await conversation.stop()
+            await conversation.voice.disconnect(force=True)
