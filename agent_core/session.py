@@ -113,9 +113,9 @@ class Session:
         self._text_waiting = False  # text input that no reply has answered yet
         self._last_activity = clock()
         self._idle_task: asyncio.Task[None] | None = None
+        self._flushes: set[asyncio.Task[None]] = set()
         self._closed = False
 
-    # ----- observation -------------------------------------------------------
 
     def subscribe(self, listener: Callable[[ev.SessionEvent], None]) -> None:
         self._listeners.append(listener)
@@ -142,7 +142,6 @@ class Session:
         turns = sorted({e.turn for e in self.events if isinstance(e, ev.TranscriptFinal | ev.TextInput)})
         return [turn_latency(turn, self.events) for turn in turns]
 
-    # ----- lifecycle ---------------------------------------------------------
 
     async def start(self) -> None:
         """Prepare the apology, then greet. Call once the channel is ready to play."""
@@ -170,7 +169,6 @@ class Session:
         self.playback.clear()
         self._emit(ev.SessionClosed(t=self._clock(), turn=self._next_turn - 1))
 
-    # ----- input from the adapter ------------------------------------------
 
     def push_audio(self, speaker: str, frame: AudioFrame) -> None:
         """Caller audio at the channel's rate. Cheap and non-blocking (VAD is ~0.3 ms per 32 ms)."""
@@ -213,7 +211,6 @@ class Session:
         """Barge-in requested by the adapter (e.g. a key press)."""
         self._barge_in(speaker, self._clock())
 
-    # ----- output to the adapter ---------------------------------------------
 
     async def next_audio(self) -> PlaybackChunk:
         """The next chunk to play; the adapter calls `audio_played` once it was heard."""
@@ -228,7 +225,6 @@ class Session:
         if chunk.reply is self._reply and chunk.reply.all_played:
             self._finish_reply(chunk.reply, interrupted=False)
 
-    # ----- turns -------------------------------------------------------------
 
     def _speech_started(self, listener: Listener, onset_t: float) -> None:
         self._last_activity = onset_t
@@ -272,7 +268,9 @@ class Session:
         if self._reply_task is not None:
             self._reply_task.cancel()
         self.playback.clear()
-        asyncio.create_task(self._flush_channel(), name="channel-flush")
+        flush = asyncio.create_task(self._flush_channel(), name="channel-flush")
+        self._flushes.add(flush)  # held until done: the loop keeps only weak references to tasks
+        flush.add_done_callback(self._flushes.discard)
         self._finish_reply(reply, interrupted=True)
 
     async def _flush_channel(self) -> None:
@@ -281,7 +279,6 @@ class Session:
         except Exception:
             log.exception("channel flush failed")
 
-    # ----- replies -----------------------------------------------------------
 
     def _start_reply(self, *, fixed_text: str | None = None, turn: int | None = None, remember: bool = True) -> None:
         if turn is None:

@@ -69,7 +69,8 @@ async def _phone_call(settings: Settings, providers, question: AudioFrame, statu
             try:
                 async with running_server(app, port=port) as url:
                     simulator = TwilioSimulator(url, auth_token=auth_token, admin_token=admin_token)
-                    report = await simulator.call(question, quiet_after_reply_s=1.0)
+                    # A cold first greeting may take a few seconds to synthesise; the caller waits for it.
+                    report = await simulator.call(question, quiet_after_reply_s=1.0, greeting_wait_s=10.0)
             finally:
                 await providers.aclose()
     turns = (report.record or {}).get("turns", [])

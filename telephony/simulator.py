@@ -33,7 +33,7 @@ FRAME_MS = 20
 FRAME_BYTES = RATE * FRAME_MS // 1000  # 160 bytes of mu-law
 AUDIBLE_RMS = 0.01
 GREETING_PAUSE_MS = 600  # the caller answers once the greeting has been over this long
-NO_GREETING_WAIT_S = 2.0  # ... or after this long without hearing anything
+NO_GREETING_WAIT_S = 3.0  # ... or after this long without hearing anything
 
 
 @dataclass
@@ -173,6 +173,7 @@ class TwilioSimulator:
         barge_in_after_s: float = 1.0,
         quiet_after_reply_s: float = 1.5,
         max_call_s: float = 60.0,
+        greeting_wait_s: float = NO_GREETING_WAIT_S,
     ) -> CallReport:
         call_sid = _sid("CA")
         async with httpx.AsyncClient(timeout=10.0) as http:
@@ -180,7 +181,9 @@ class TwilioSimulator:
             answer.raise_for_status()
             stream_url, parameters = self.parse_stream(answer.text)
             report = CallReport(call_sid=call_sid, twiml=answer.text, heard=AudioFrame(b"", RATE))
-            await self._stream(stream_url, parameters, report, audio, barge_in, barge_in_after_s, quiet_after_reply_s, max_call_s)
+            await self._stream(
+                stream_url, parameters, report, audio, barge_in, barge_in_after_s, quiet_after_reply_s, max_call_s, greeting_wait_s
+            )
             status = {"CallSid": call_sid, "AccountSid": self.account_sid, "CallStatus": "completed", "CallDuration": "1"}
             await self.post_webhook(http, "/twilio/status", status)
             if self.admin_token:
@@ -202,11 +205,14 @@ class TwilioSimulator:
         barge_in_after_s: float,
         quiet_after_reply_s: float,
         max_call_s: float,
+        greeting_wait_s: float,
     ) -> None:
         async with websockets.connect(url, max_size=2**20) as ws:
             line = _Line(ws, self.account_sid, report, fast=self.fast, stamp=self.stamp_send_time)
             await line.open(parameters)
-            await line.talk(_ulaw_frames(audio), _ulaw_frames(barge_in), barge_in_after_s, quiet_after_reply_s, max_call_s)
+            await line.talk(
+                _ulaw_frames(audio), _ulaw_frames(barge_in), barge_in_after_s, quiet_after_reply_s, max_call_s, greeting_wait_s
+            )
         report.heard = AudioFrame(ulaw_to_pcm16(bytes(line.earpiece.heard)), RATE)
 
 
@@ -225,7 +231,8 @@ class _Line:
         self.loop = asyncio.get_running_loop()
         self.last_media: float | None = None  # when the bot last sent audio
         self.spoke_at: float | None = None  # when the caller started talking
-        self.first_reply: float | None = None  # first bot audio after the caller started talking
+        self.last_sound: float | None = None  # when the caller's last audible frame went out
+        self.first_reply: float | None = None  # first bot audio after that
         self.barge_start: float | None = None
 
     async def send(self, message: dict) -> None:
@@ -260,8 +267,8 @@ class _Line:
             if event == "media":
                 self.report.media_received += 1
                 self.last_media = self.loop.time()
-                if self.spoke_at is not None and self.first_reply is None:
-                    self.first_reply = self.last_media
+                if self.last_sound is not None and self.first_reply is None:
+                    self.first_reply = self.last_media  # the greeting, still playing as the caller talks, is no reply
                 self.earpiece.add_audio(base64.b64decode(message["media"]["payload"]))
             elif event == "mark":
                 self.earpiece.buffer.append(message["mark"]["name"])
@@ -279,6 +286,7 @@ class _Line:
         barge_in_after_s: float,
         quiet_after_reply_s: float,
         max_call_s: float,
+        greeting_wait_s: float,
     ) -> None:
         """Listen to the greeting, say the caller's words, then listen until the reply has played.
 
@@ -289,7 +297,6 @@ class _Line:
         last_audible = _last_audible_frame(caller)
         speech_from: int | None = None  # frame index where the caller starts talking
         barge_at: int | None = None
-        last_sound: float | None = None
         timestamp = 140  # real streams do not start at 0
         started = deadline = self.loop.time()
         quiet_frames = 0
@@ -298,7 +305,7 @@ class _Line:
             while not receiver.done() and self.loop.time() - started < max_call_s:
                 now = self.loop.time()
                 greeting_over = quiet_frames * FRAME_MS >= GREETING_PAUSE_MS and (
-                    self.last_media is not None or now - started >= NO_GREETING_WAIT_S
+                    self.last_media is not None or now - started >= greeting_wait_s
                 )
                 if speech_from is None and greeting_over:
                     speech_from, self.spoke_at = index, now
@@ -309,7 +316,7 @@ class _Line:
                 if speech_from is not None and index - speech_from < len(caller):
                     payload = caller[index - speech_from]
                     if index - speech_from == last_audible:
-                        last_sound = now
+                        self.last_sound = now
                 elif barge_at is not None and index - barge_at < len(barge):
                     payload = barge[index - barge_at]
                 media = {"track": "inbound", "chunk": str(index + 1), "timestamp": str(timestamp),
@@ -337,8 +344,8 @@ class _Line:
                 await self.send({"event": "stop", "streamSid": self.stream_sid, "stop": stop})
         finally:
             receiver.cancel()
-        if last_sound is not None and self.first_reply is not None and self.first_reply > last_sound:
-            self.report.reply_latency_ms = round((self.first_reply - last_sound) * 1000, 1)
+        if self.last_sound is not None and self.first_reply is not None:
+            self.report.reply_latency_ms = round((self.first_reply - self.last_sound) * 1000, 1)
 
 
 def _ulaw_frames(audio: AudioFrame | None) -> list[bytes]:
