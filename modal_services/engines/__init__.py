@@ -1,0 +1,8 @@
+"""GPU speech engines as plain classes; the Modal GPU classes wrap them.
+
+Importing this package needs only numpy: torch, chatterbox and moshi load inside `load()`.
+"""
+from .chatterbox_tts import ChatterboxEngine, split_sentences
+from .kyutai_stt import KyutaiSttEngine, SttStream, Word
+
+__all__ = ["ChatterboxEngine", "KyutaiSttEngine", "SttStream", "Word", "split_sentences"]
