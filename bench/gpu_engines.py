@@ -13,12 +13,10 @@ generated length is fixed (75 speech tokens = 3.0 s of audio) to what a real sen
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import os
 import platform
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -27,30 +25,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
+from bench.gpu_stt import STT_BUDGET_MS, bench_stt  # noqa: E402
+from bench.gpu_timing import concurrent, pct, sync  # noqa: E402
+
 SENTENCE = "The quick brown fox jumps over the lazy dog today."
 SPEECH_TOKENS = 75  # ~3.0 s at 25 tokens/s: a 10-word sentence at a normal speaking rate
-STT_BUDGET_MS = 80.0  # one Mimi frame
-
-
-def pct(xs, q):
-    return float(np.percentile(np.asarray(xs, float), q)) if len(xs) else float("nan")
-
-
-def sync():
-    import torch
-
-    if torch.cuda.is_available():
-        torch.cuda.synchronize()
 
 
 def shrink_for_smoke():
     """CPU smoke test: the same code paths with tiny transformer stacks."""
     from chatterbox.models.t3 import llama_configs
 
-    from modal_services.engines import chatterbox_tts, kyutai_stt
+    from modal_services.engines import chatterbox_random, kyutai_stt
 
     llama_configs.LLAMA_CONFIGS["Llama_520M"].update(num_hidden_layers=2)
-    chatterbox_tts.RANDOM_REF_S = 2.0
+    chatterbox_random.RANDOM_REF_S = 2.0
     kyutai_stt.STT_1B_LM.update(num_layers=2, dim=256, num_heads=4)
 
 
@@ -81,24 +70,6 @@ def upstream_once(tts, seed):
         wav = wav.squeeze(0).cpu().numpy()
     t2 = time.perf_counter()
     return dict(t3_s=t1 - t0, s3gen_s=t2 - t1, total_s=t2 - t0, steps=int(toks.shape[-1]), audio_s=len(wav) / 24000)
-
-
-def concurrent(fn, n):
-    """Start n calls together; returns per-call results and the wall time."""
-    out, barrier = [None] * n, threading.Barrier(n + 1)
-
-    def run(i):
-        barrier.wait()
-        out[i] = fn(i)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    barrier.wait()
-    t0 = time.perf_counter()
-    for t in threads:
-        t.join()
-    return out, time.perf_counter() - t0
 
 
 def stream_once(engine, seed, t_start=None):
@@ -263,94 +234,6 @@ def bench_tts(device, smoke, res):
 # ---------------------------------------------------------------------------------------------
 # Kyutai STT
 # ---------------------------------------------------------------------------------------------
-def time_steps(stt, n_warm, n, rng):
-    pcm = (0.1 * rng.standard_normal((stt.batch_size, 1920))).astype(np.float32)
-    for _ in range(n_warm):
-        stt.step_batch(pcm)
-    times = []
-    for _ in range(n):
-        t0 = time.perf_counter()
-        stt.step_batch(pcm)  # returns host values: includes the device->host sync
-        times.append((time.perf_counter() - t0) * 1000)
-    return dict(p50_ms=pct(times, 50), p99_ms=pct(times, 99), max_ms=max(times), n=n)
-
-
-def bench_stt(device, smoke, res, batches):
-    import torch
-
-    from modal_services.engines import KyutaiSttEngine
-
-    rng = np.random.default_rng(0)
-    stt = KyutaiSttEngine(device=device, batch_size=1)  # whole-encode CUDA graph on (the default)
-    t0 = time.perf_counter()
-    stt.load(random_weights=True)
-    res["stt_load_s"] = time.perf_counter() - t0
-    res["stt_steps"] = {}
-    n = 10 if smoke else 60
-    for b in batches:
-        try:
-            if torch.cuda.is_available():
-                torch.cuda.reset_peak_memory_stats()
-            t0 = time.perf_counter()
-            stt.set_batch_size(b)
-            setup = time.perf_counter() - t0
-            r = time_steps(stt, 5, n, rng)
-            r["setup_s"] = setup
-            if torch.cuda.is_available():
-                r["gpu_mem_gb"] = torch.cuda.max_memory_allocated() / 1e9
-        except (torch.OutOfMemoryError, RuntimeError) as e:  # the KV cache (~0.1 GB/stream) is the limit
-            res["stt_steps"][b] = dict(error=f"{type(e).__name__}: {str(e)[:100]}")
-            gc.collect()
-            torch.cuda.empty_cache() if torch.cuda.is_available() else None
-            break
-        res["stt_steps"][b] = r
-        print("stt", b, r, flush=True)
-        if r["p50_ms"] > 2 * STT_BUDGET_MS:
-            break
-    ok = [b for b, r in res["stt_steps"].items() if r.get("p99_ms", 1e9) < STT_BUDGET_MS]
-    res["stt_max_realtime_batch"] = max(ok) if ok else 0
-
-    # Whole-encode CUDA graph on top of moshi's own (default) vs moshi's graphs alone: same codes?
-    res["stt_graph_mimi"] = {}
-    frames = (0.1 * rng.standard_normal((6, 8, 1920))).astype(np.float32)
-    codes = {}
-    for flag in (False, True):
-        stt.cuda_graph_mimi = flag
-        stt.set_batch_size(8)
-        out = []
-        for f in frames:
-            stt.step_batch(f)
-            out.append(stt.last_codes.cpu().numpy())
-        codes[flag] = np.stack(out)
-    res["stt_graph_mimi"]["same_codes"] = bool(np.array_equal(codes[False], codes[True]))
-    stt.cuda_graph_mimi = False
-    for b in [x for x in (1, 64, 256, 512) if x in res["stt_steps"] and "p50_ms" in res["stt_steps"][x]]:
-        stt.set_batch_size(b)
-        res["stt_graph_mimi"][f"moshi_graphs_only_{b}"] = time_steps(stt, 5, n, rng)
-    stt.cuda_graph_mimi = True
-
-    # The threaded path a server uses: 8 callers, each stepping its own stream in real time.
-    stt.set_batch_size(8)
-    streams = [stt.open_stream() for _ in range(8)]
-    lat = [[] for _ in streams]
-
-    def caller(i):
-        t_next = time.perf_counter()
-        for _ in range(25):
-            t_next += 0.08
-            t0 = time.perf_counter()
-            streams[i].step(frames[0, i])
-            lat[i].append((time.perf_counter() - t0) * 1000)
-            time.sleep(max(0.0, t_next - time.perf_counter()))
-
-    concurrent(caller, 8)
-    flat = [x for xs in lat for x in xs]
-    res["stt_threaded_8"] = dict(p50_ms=pct(flat, 50), p99_ms=pct(flat, 99),
-                                 pause_probability=[s.pause_probability for s in streams])
-    for s in streams:
-        s.close()
-
-
 # ---------------------------------------------------------------------------------------------
 def report(res) -> str:
     L = [f"# GPU engine benchmark ({res['device']})", "",

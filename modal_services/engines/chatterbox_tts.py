@@ -14,39 +14,28 @@ Why it is faster than upstream `ChatterboxTTS.generate`:
 """
 from __future__ import annotations
 
-import io
 import queue
 import re
 import sys
 import threading
-import wave
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
 from modal_services.engines.chatterbox_batching import Request, Sentence, T3Decoder, graph_estimator, no_sync_chunk_mask
+from modal_services.engines.chatterbox_random import random_chatterbox
+from modal_services.engines.voice_library import VoiceLibrary
 
 SR = 24000
 HOP = 480  # S3Gen: 50 mel frames/s at 24 kHz, 2 mel frames per speech token
 SOS, EOS, N_SPEECH = 6561, 6562, 6561  # tokens >= 6561 are special; S3Gen only takes < 6561
 LOOKAHEAD = 3  # S3Gen's encoder looks 3 tokens ahead, so a non-final chunk ends 3 tokens early
-RANDOM_REF_S = 10.0  # random-weight mode: length of the synthetic voice reference (upstream uses <= 10 s)
 _SENTENCE = re.compile(r"(?<=[.!?;:])\s+")
-_VOICE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 def split_sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE.split(text.strip()) if s.strip()]
-
-
-class _CharTokenizer:
-    """Stand-in for tokenizer.json with random weights (no model hub): ~1 token per character."""
-
-    def text_to_tokens(self, text: str):
-        import torch
-
-        return torch.IntTensor([[3 if c == " " else 4 + ord(c) % 690 for c in text]])
 
 
 class ChatterboxEngine:
@@ -55,7 +44,7 @@ class ChatterboxEngine:
                  fade_ms: float = 20.0, watermark: bool = True, cuda_graphs: bool = True,
                  s3gen_precision: str = "fp32"):
         self.device, self.max_streams = device, max_streams
-        self.voices_dir = Path(voices_dir) if voices_dir else None
+        self.library = VoiceLibrary(voices_dir)
         self.first, self.chunk, self.ctx = first_chunk_tokens, chunk_tokens, context_tokens
         self.fade, self.watermark, self.cuda_graphs = int(SR * fade_ms / 1000), watermark, cuda_graphs
         self.s3gen_precision = s3gen_precision  # "fp32" (upstream), "tf32" or "fp16": see set_s3gen_precision
@@ -68,7 +57,6 @@ class ChatterboxEngine:
     # ---- loading -------------------------------------------------------------------------------
     def load(self, random_weights: bool = False, optimize: bool = True) -> None:
         import perth
-        import torch
         from chatterbox.tts import ChatterboxTTS
 
         if perth.PerthImplicitWatermarker is None:  # its import failed (needs setuptools' pkg_resources)
@@ -76,16 +64,8 @@ class ChatterboxEngine:
         if not random_weights:
             self.tts = ChatterboxTTS.from_pretrained(self.device)
         else:  # real architectures, random weights: for measuring without model downloads
-            from chatterbox.models.s3gen import S3Gen
-            from chatterbox.models.t3 import T3
-            from chatterbox.models.voice_encoder import VoiceEncoder
-
-            torch.manual_seed(0)
-            mods = [m.to(self.device).eval() for m in (T3(), S3Gen(), VoiceEncoder())]
-            self.tts = ChatterboxTTS(*mods, _CharTokenizer(), self.device)
-            t = np.arange(int(RANDOM_REF_S * SR)) / SR  # a synthetic reference clip stands in for a voice
-            ref = (0.3 * np.sin(2 * np.pi * 140 * t) * (1 + np.sin(2 * np.pi * 3 * t))).astype(np.float32)
-            self.tts.conds = self._conditionals(ref)
+            self.tts, reference = random_chatterbox(self.device, SR)
+            self.tts.conds = self._conditionals(reference)
         self._voices[None] = self._voice_from(self.tts.conds, "default")
         if optimize:
             self.optimize()
@@ -152,38 +132,20 @@ class ChatterboxEngine:
         return {"t3": conds.t3, "gen": conds.gen, "key": key}
 
     def voices(self) -> list[str]:
-        return sorted(p.stem for p in self.voices_dir.glob("*.wav")) if self.voices_dir else []
+        return self.library.names()
 
     def _voice(self, name):
         with self._lock:
             if name not in self._voices:
-                path = self.voices_dir / f"{name}.wav" if self.voices_dir and name else None
-                if path is None or not path.exists():
-                    raise KeyError(f"unknown voice {name!r}")
-                self.tts.prepare_conditionals(str(path))
+                self.tts.prepare_conditionals(str(self.library.path(name)))
                 self._voices[name] = self._voice_from(self.tts.conds, name)
             return self._voices[name]
 
     def clone_voice(self, name: str, wav_bytes: bytes) -> str:
         """Store a 3-30 s reference clip as voices_dir/<name>.wav."""
-        if not self.voices_dir or not _VOICE_NAME.match(name):
-            raise ValueError("need voices_dir and a name of letters, digits, '_' or '-'")
-        try:
-            try:
-                import soundfile as sf
-
-                seconds = sf.info(io.BytesIO(wav_bytes)).duration
-            except ImportError:  # without soundfile: the standard library reads PCM WAV
-                with wave.open(io.BytesIO(wav_bytes)) as w:
-                    seconds = w.getnframes() / w.getframerate()
-        except Exception as e:
-            raise ValueError(f"not a decodable WAV: {e}") from e
-        if not 3.0 <= seconds <= 30.0:
-            raise ValueError(f"reference clip must be 3-30 s, got {seconds:.1f} s")
-        self.voices_dir.mkdir(parents=True, exist_ok=True)
-        (self.voices_dir / f"{name}.wav").write_bytes(wav_bytes)
+        self.library.store(name, wav_bytes)
         with self._lock:
-            self._voices.pop(name, None)
+            self._voices.pop(name, None)  # a re-cloned voice is prepared afresh
         return name
 
     # ---- public API ----------------------------------------------------------------------------
