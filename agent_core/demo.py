@@ -10,8 +10,6 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from agent_core import events as ev
 from agent_core.audio.frames import AudioFrame
 from agent_core.audio.resample import resample
@@ -25,7 +23,6 @@ from agent_core.vad import SileroVad
 DEFAULT_QUESTION = "What is the capital of France?"
 FRAME_S = 0.02
 CALLER_RATE = 16000
-AUDIBLE_RMS = 0.01  # -40 dBFS: quieter frames count as silence when finding the last sound
 
 
 class LocalChannel:
@@ -135,7 +132,7 @@ async def _speak_like_a_caller(session: Session, question: AudioFrame, last_soun
     loop = asyncio.get_running_loop()
     audio = AudioFrame.silence(0.3, CALLER_RATE) + question
     frames = audio.split(FRAME_S)
-    audible = [i for i, f in enumerate(frames) if f.samples and np.sqrt(np.mean(f.to_float32() ** 2)) > AUDIBLE_RMS]
+    audible = [i for i, f in enumerate(frames) if f.audible]
     last_audible = audible[-1] if audible else -1
     start = loop.time()
     index = 0

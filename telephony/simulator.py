@@ -31,7 +31,6 @@ from agent_core.audio.resample import resample
 RATE = 8000
 FRAME_MS = 20
 FRAME_BYTES = RATE * FRAME_MS // 1000  # 160 bytes of mu-law
-AUDIBLE_RMS = 0.01
 GREETING_PAUSE_MS = 600  # the caller answers once the greeting has been over this long
 NO_GREETING_WAIT_S = 3.0  # ... or after this long without hearing anything
 
@@ -107,7 +106,7 @@ def _sid(prefix: str) -> str:
 def _last_audible_frame(ulaw_frames: list[bytes]) -> int:
     last = -1
     for index, frame in enumerate(ulaw_frames):
-        if AudioFrame(ulaw_to_pcm16(frame), RATE).to_float32().std() > AUDIBLE_RMS:
+        if AudioFrame(ulaw_to_pcm16(frame), RATE).audible:
             last = index
     return last
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 SAMPLE_WIDTH = 2  # bytes per sample, s16le
+AUDIBLE_RMS = 0.01  # -40 dBFS
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +32,12 @@ class AudioFrame:
     @property
     def duration_s(self) -> float:
         return self.samples / self.sample_rate
+
+    @property
+    def audible(self) -> bool:
+        """Louder than -40 dBFS RMS: anything quieter counts as silence when looking for speech ends."""
+        samples = self.to_float32()
+        return bool(len(samples)) and float(np.sqrt(np.mean(samples**2))) > AUDIBLE_RMS
 
     def to_float32(self) -> np.ndarray:
         return np.frombuffer(self.pcm, dtype="<i2").astype(np.float32) / 32768.0
