@@ -6,6 +6,8 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from pydantic import SecretStr
+
 from agent_core.llm.base import LanguageModel
 from agent_core.settings import Settings
 from agent_core.stt.base import SpeechToText
@@ -42,10 +44,31 @@ def build_providers(settings: Settings) -> Providers:
     return Providers(stt=_build_stt(settings), llm=_build_llm(settings), tts=_build_tts(settings))
 
 
+def _service_url(kind: str, url: str | None) -> str:
+    if not url:
+        raise ValueError(
+            f"{kind}.backend is 'remote' but no service URL is set (PARLEY_{kind.upper()}__URL); "
+            "see `parley deploy` or `parley services serve`"
+        )
+    return url
+
+
 def _build_stt(settings: Settings) -> SpeechToText:
+    s = settings.stt
+    if s.backend == "remote":
+        from agent_core.remote.connections import ServiceEndpoint, websocket_url
+        from agent_core.remote.protocol import STT_PATH
+        from agent_core.stt.remote import RemoteStt
+
+        endpoint = ServiceEndpoint(
+            websocket_url(_service_url("stt", s.url), STT_PATH),
+            headers=settings.services.headers(),
+            connect_timeout_s=s.connect_timeout_s,
+            read_timeout_s=s.read_timeout_s,
+        )
+        return RemoteStt(endpoint, language=s.language)
     from agent_core.stt.whisper_local import WhisperStt
 
-    s = settings.stt
     return WhisperStt(model=s.model, cache_dir=settings.models_dir, language=s.language, chunk_length_s=s.window_s)
 
 
@@ -59,11 +82,14 @@ def _build_llm(settings: Settings) -> LanguageModel:
         return OpenAiChatLlm(
             base_url=s.base_url,
             model=s.model,
-            api_key=s.api_key.get_secret_value() if s.api_key else "not-needed",
+            # A self-hosted `parley services serve` takes its bearer token as the API key.
+            api_key=(s.api_key or settings.services.token or SecretStr("not-needed")).get_secret_value(),
             temperature=s.temperature,
             max_tokens=s.max_tokens,
             connect_timeout_s=s.connect_timeout_s,
             read_timeout_s=s.read_timeout_s,
+            # Modal proxy auth (or a bearer token) for a deployed vLLM; the API key stays separate.
+            extra_headers={k: v for k, v in settings.services.headers().items() if k != "Authorization"} or None,
         )
     from agent_core.llm.llama_local import LlamaCppLlm
 
@@ -71,6 +97,22 @@ def _build_llm(settings: Settings) -> LanguageModel:
 
 
 def _build_tts(settings: Settings) -> TextToSpeech:
+    s = settings.tts
+    if s.backend == "remote":
+        from agent_core.remote.connections import ServiceEndpoint, websocket_url
+        from agent_core.remote.protocol import TTS_PATH
+        from agent_core.tts.base import SpeechStyle
+        from agent_core.tts.remote import RemoteTts
+
+        url = _service_url("tts", s.url)
+        endpoint = ServiceEndpoint(
+            websocket_url(url, TTS_PATH),
+            headers=settings.services.headers(),
+            connect_timeout_s=s.connect_timeout_s,
+            read_timeout_s=s.read_timeout_s,
+        )
+        style = SpeechStyle(speed=s.speed) if s.speed != 1.0 else None
+        return RemoteTts(endpoint, base_url=url, style=style)
     from agent_core.tts.piper_local import PiperTts
 
-    return PiperTts(default_voice=settings.tts.voice, speed=settings.tts.speed)
+    return PiperTts(default_voice=s.voice, speed=s.speed)

@@ -16,7 +16,7 @@ import numpy as np
 from agent_core.audio.frames import AudioFrame
 from agent_core.llm.base import LanguageModel, Message, ToolCall
 from agent_core.stt.base import SpeechToText, SttStream
-from agent_core.tts.base import TextToSpeech
+from agent_core.tts.base import SpeechStyle, TextToSpeech
 
 
 class ScriptedStt(SpeechToText):
@@ -127,7 +127,9 @@ class ScriptedTts(TextToSpeech):
         self.error = error
         self.spoken: list[str] = []
 
-    async def synthesize(self, text: str, *, voice: str | None = None) -> AsyncIterator[AudioFrame]:
+    async def synthesize(
+        self, text: str, *, voice: str | None = None, style: SpeechStyle | None = None
+    ) -> AsyncIterator[AudioFrame]:
         if self.delay_s:
             await asyncio.sleep(self.delay_s)
         if self.error is not None:

@@ -29,12 +29,17 @@ def _default_data_dir() -> Path:
 
 
 class SttSettings(BaseModel):
-    backend: Literal["local"] = "local"
+    # "local": embedded Whisper; "remote": a Parley STT service at `url` (Modal or `parley services serve`).
+    backend: Literal["local", "remote"] = "local"
+    url: str | None = None
     # Embedded Whisper: "base" (better) or "tiny.en" (faster, English only).
     model: Literal["base", "tiny.en"] = "base"
     language: str = "en"
     # Whisper's input window in seconds (see stt/whisper_local.py for why 30).
     window_s: int = 30
+    connect_timeout_s: float = 5.0
+    # How long the final transcript may take once the speaker is done.
+    read_timeout_s: float = 10.0
 
 
 class LlmSettings(BaseModel):
@@ -51,9 +56,31 @@ class LlmSettings(BaseModel):
 
 
 class TtsSettings(BaseModel):
-    backend: Literal["local"] = "local"
+    # "local": embedded Piper; "remote": a Parley TTS service at `url` (Modal or `parley services serve`).
+    backend: Literal["local", "remote"] = "local"
+    url: str | None = None
     voice: str = "joe"
     speed: float = 1.0
+    connect_timeout_s: float = 5.0
+    # How long the first (and each next) audio chunk may take.
+    read_timeout_s: float = 10.0
+
+
+class ServiceCredentials(BaseModel):
+    """How the remote STT/TTS/LLM clients authenticate: a Modal proxy auth token pair, or a bearer token."""
+
+    token: SecretStr | None = None
+    modal_key: SecretStr | None = None
+    modal_secret: SecretStr | None = None
+
+    def headers(self) -> dict[str, str]:
+        headers: dict[str, str] = {}
+        if self.modal_key and self.modal_secret:
+            headers["Modal-Key"] = self.modal_key.get_secret_value()
+            headers["Modal-Secret"] = self.modal_secret.get_secret_value()
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token.get_secret_value()}"
+        return headers
 
 
 class Settings(BaseSettings):
@@ -80,6 +107,7 @@ class Settings(BaseSettings):
     stt: SttSettings = SttSettings()
     llm: LlmSettings = LlmSettings()
     tts: TtsSettings = TtsSettings()
+    services: ServiceCredentials = ServiceCredentials()
     session: SessionSettings = SessionSettings()
 
     @classmethod

@@ -5,7 +5,20 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 
+from pydantic import BaseModel, Field
+
 from agent_core.audio.frames import AudioFrame
+
+
+class SpeechStyle(BaseModel):
+    """How to speak, beyond the voice. A backend uses what it supports and ignores the rest."""
+
+    speed: float | None = Field(None, ge=0.25, le=4.0)
+    # Chatterbox: emotion intensity, classifier-free guidance weight, sampling temperature, seed.
+    exaggeration: float | None = Field(None, ge=0.0, le=2.0)
+    cfg_weight: float | None = Field(None, ge=0.0, le=1.0)
+    temperature: float | None = Field(None, ge=0.05, le=2.0)
+    seed: int | None = None
 
 
 class TextToSpeech(ABC):
@@ -21,8 +34,14 @@ class TextToSpeech(ABC):
         """Load models or open connections; called once, before the first synthesis."""
 
     @abstractmethod
-    def synthesize(self, text: str, *, voice: str | None = None) -> AsyncIterator[AudioFrame]:
+    def synthesize(
+        self, text: str, *, voice: str | None = None, style: SpeechStyle | None = None
+    ) -> AsyncIterator[AudioFrame]:
         """Speak `text`; frames may come at any sample rate (each carries its own)."""
+
+    async def clone_voice(self, name: str, wav_bytes: bytes) -> str:
+        """Store a voice cloned from a reference clip (16-bit WAV); only when `can_clone`."""
+        raise NotImplementedError(f"{self.name} cannot clone voices")
 
     async def aclose(self) -> None:
         pass

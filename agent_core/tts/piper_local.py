@@ -14,7 +14,7 @@ from pathlib import Path
 from agent_core.audio.frames import AudioFrame
 from agent_core.blocking import iterate_in_thread, model_executor
 from agent_core.model_files import package_file
-from agent_core.tts.base import TextToSpeech
+from agent_core.tts.base import SpeechStyle, TextToSpeech
 
 
 def joe_voice_path() -> Path:
@@ -49,10 +49,13 @@ class PiperTts(TextToSpeech):
             self._loaded[name] = PiperVoice.load(self.voices[name])
         return self._loaded[name]
 
-    async def synthesize(self, text: str, *, voice: str | None = None) -> AsyncIterator[AudioFrame]:
+    async def synthesize(
+        self, text: str, *, voice: str | None = None, style: SpeechStyle | None = None
+    ) -> AsyncIterator[AudioFrame]:
         from piper import SynthesisConfig
 
-        config = SynthesisConfig(length_scale=1.0 / self.speed)
+        speed = style.speed if style and style.speed else self.speed
+        config = SynthesisConfig(length_scale=1.0 / speed)
 
         def generate():
             return self._voice(voice).synthesize(text, syn_config=config)

@@ -1,0 +1,1 @@
+"""Clients for Parley speech services: pooled WebSocket connections and the wire protocol."""
