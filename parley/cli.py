@@ -12,8 +12,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from parley.deploy import deploy
+from parley.services_cli import services
+
 app = typer.Typer(help="Parley: an open voice bot platform.", no_args_is_help=True, add_completion=False)
 console = Console(stderr=True)
+app.add_typer(services, name="services")
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
@@ -224,6 +228,8 @@ def call(number: Annotated[str, typer.Argument(help="The number to call, E.164 (
         raise fail(f"Twilio refused the call: {exc}", 1) from exc
     console.print(f"Calling {number}: call {sid}")
 
+
+app.command(name="deploy")(deploy)
 
 if __name__ == "__main__":
     app()
