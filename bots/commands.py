@@ -17,6 +17,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from agent_core import telemetry
 from agent_core.storage import Database
 from bots.config_commands import (
     REPLY_MODES,
@@ -88,6 +89,7 @@ class ParleyCommands(ConfigCommands, commands.Cog):
         self, interaction: discord.Interaction, error: app_commands.AppCommandError
     ) -> None:
         if isinstance(error, app_commands.MissingPermissions):
+            telemetry.refused("not_admin")
             message = "You need the **Manage Server** permission to use this command."
         elif isinstance(error, app_commands.NoPrivateMessage):
             message = "This command works only in a server."

@@ -14,6 +14,7 @@ from typing import Any
 
 import discord
 
+from agent_core import logs, telemetry
 from agent_core.audio.frames import AudioFrame
 from agent_core.persona import Persona
 from agent_core.providers import Providers
@@ -42,6 +43,7 @@ class ChannelConversation:
     ) -> None:
         self.voice = voice
         self.guild: discord.Guild = voice.guild
+        logs.bind(guild_id=self.guild.id, channel_id=getattr(voice.channel, "id", None))
         loop = asyncio.get_running_loop()
         self.source = QueuedAudioSource(loop, self._played)
         self.session = Session(
@@ -53,6 +55,7 @@ class ChannelConversation:
             settings=settings,
             label_speakers=True,
         )
+        telemetry.watch_session(self.session, "discord")
         self.receiver = VoiceReceiver(
             loop, keys=voice.transport_keys, on_audio=self._heard, is_ignored=self._is_ignored
         )

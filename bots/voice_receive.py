@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 from discord import opus
 
+from agent_core import telemetry
 from agent_core.audio.frames import AudioFrame
 from bots.voice_packet import Drop, VoicePacket, decode
 
@@ -98,9 +99,11 @@ class VoiceReceiver:
         )
         if isinstance(result, Drop):
             self.stats[result.value] += 1
+            telemetry.FRAMES_DROPPED.labels("discord", result.value).inc()
             return
         if result.user_id is None:
             self.stats[Drop.UNMAPPED.value] += 1  # SPEAKING not seen yet: we cannot say who it is
+            telemetry.FRAMES_DROPPED.labels("discord", Drop.UNMAPPED.value).inc()
             return
         if self._is_ignored(result.user_id):
             self.stats["ignored_user"] += 1

@@ -26,11 +26,24 @@ def fail(message: str, code: int = 2) -> typer.Exit:
 
 
 @app.callback()
-def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug details.")] = False) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+def main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug details.")] = False,
+    log_json: Annotated[
+        bool, typer.Option("--log-json", envvar="PARLEY_LOG_JSON", help="Log JSON lines (with call/guild ids).")
+    ] = False,
+) -> None:
+    from agent_core import logs
+
+    logs.configure(level=logging.DEBUG if verbose else logging.WARNING, json_lines=log_json, secrets=_known_secrets())
+
+
+def _known_secrets() -> list[str | None]:
+    """Values that must never reach a log line, whatever code logs them."""
+    import os
+
+    names = ("DISCORD_TOKEN", "TWILIO_AUTH_TOKEN", "PARLEY_ADMIN_TOKEN", "PARLEY_SERVICES__TOKEN",
+             "PARLEY_SERVICES__MODAL_SECRET", "PARLEY_LLM__API_KEY", "MODAL_TOKEN_SECRET")
+    return [os.environ.get(name) for name in names]
 
 
 @app.command()

@@ -9,9 +9,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated
 
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from agent_core import telemetry
 from agent_core.providers import Providers
 from agent_core.settings import Settings
 from agent_core.storage import ConversationRecord, Database
@@ -33,6 +35,7 @@ def require_admin(
         raise HTTPException(status_code=403, detail="the admin API is off: set PARLEY_ADMIN_TOKEN")
     if credentials is None or not hmac.compare_digest(credentials.credentials, expected.get_secret_value()):
         request.app.state.phone.refusals += 1
+        telemetry.refused("bad_admin_token")
         raise HTTPException(status_code=401, detail="invalid admin token", headers={"WWW-Authenticate": "Bearer"})
 
 
@@ -92,6 +95,17 @@ def create_app(
     @app.get("/healthz")
     async def healthz() -> dict[str, object]:
         return {"status": "ok", "active_calls": len(phone.calls)}
+
+    @app.get("/metrics")
+    async def metrics(request: Request) -> Response:
+        # Open when no admin token is set (a scraper on the same host); a bearer token otherwise.
+        expected = settings.admin_token
+        if expected is not None:
+            given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+            if not hmac.compare_digest(given.encode(), expected.get_secret_value().encode()):
+                telemetry.refused("bad_admin_token")
+                raise HTTPException(status_code=401, detail="invalid admin token", headers={"WWW-Authenticate": "Bearer"})
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/api/calls/{call_sid}", dependencies=[Depends(require_admin)])
     async def get_call(call_sid: str) -> ConversationRecord:

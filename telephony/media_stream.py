@@ -25,6 +25,7 @@ from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
+from agent_core import logs, telemetry
 from agent_core.audio.frames import AudioFrame
 from agent_core.audio.mulaw import pcm16_to_ulaw, ulaw_to_pcm16
 from agent_core.events import BargeIn
@@ -147,6 +148,7 @@ class MediaStreamCall:
 
     def _malformed(self, why: str) -> None:
         self.stats.malformed += 1
+        telemetry.FRAMES_MALFORMED.labels("phone").inc()
         # Log the first few and then every thousandth: a broken client must not flood the logs.
         if self.stats.malformed <= 3 or self.stats.malformed % 1000 == 0:
             log.warning("call %s: malformed stream message #%d: %s", self.call_sid, self.stats.malformed, why)
@@ -174,9 +176,11 @@ class MediaStreamCall:
         except StreamTokenError as exc:
             log.warning("refused media stream for call %s: %s", call_sid, exc)
             self.phone.refusals += 1
+            telemetry.refused("bad_stream_token")
             await self.ws.close(code=POLICY_VIOLATION, reason="invalid stream token")
             return False
         self.stream_sid, self.call_sid = stream_sid, call_sid
+        logs.bind(call_sid=call_sid)  # every line about this call from here on, the Session's too
         self.session = await self.phone.start_session(self, params)
         self._pump = asyncio.create_task(self._send_replies(), name=f"twilio-out-{call_sid}")
         # Not awaited: preparing the apology and greeting must not hold up the caller's audio.
@@ -255,7 +259,9 @@ class MediaStreamCall:
         await self._send({"event": "clear", "streamSid": self.stream_sid})
         barge_in = next((e for e in reversed(self.session.events) if isinstance(e, BargeIn)), None) if self.session else None
         if barge_in is not None:
-            self.stats.barge_in_reaction_ms.append(round((time.monotonic() - barge_in.onset_t) * 1000, 1))
+            reaction_s = time.monotonic() - barge_in.onset_t
+            self.stats.barge_in_reaction_ms.append(round(reaction_s * 1000, 1))
+            telemetry.observe_barge_in("phone", reaction_s)
 
     async def _send(self, message: dict[str, Any]) -> None:
         async with self._send_lock:  # one writer at a time on the socket

@@ -13,6 +13,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
+from agent_core import telemetry
 from agent_core.persona import Persona, PersonaError, load_persona
 from agent_core.providers import Providers
 from agent_core.recorder import ConversationRecorder
@@ -125,6 +126,7 @@ class Phone:
             direction=str(params.get("direction", "")) or None,
             meta={"stream_sid": stream.stream_sid},
         )
+        telemetry.watch_session(session, "phone")
         recorder = ConversationRecorder(self.db, conversation_id, session)
         self.calls[call_sid] = _Call(stream, session, recorder, conversation_id)
         log.info("call %s started (persona %s)", call_sid, persona.name)

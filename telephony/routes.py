@@ -12,6 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, WebSocket
 from twilio.request_validator import RequestValidator
 
+from agent_core import telemetry
 from telephony.media_stream import POLICY_VIOLATION, MediaStreamCall
 from telephony.phone import Phone
 from telephony.twiml import stream_url_for
@@ -43,6 +44,7 @@ async def signed_form(request: Request, phone: PhoneDep) -> dict[str, str]:
     url = _public_url(phone, request.url.path, request.url.query)
     if not signature or token is None or not RequestValidator(token.get_secret_value()).validate(url, form, signature):
         phone.refusals += 1
+        telemetry.refused("bad_signature")
         log.warning("refused %s: %s Twilio signature", request.url.path, "bad" if signature else "missing")
         raise HTTPException(status_code=403, detail="invalid Twilio signature")
     return form
@@ -71,6 +73,7 @@ async def media_stream(websocket: WebSocket) -> None:
         url = stream_url_for(phone.settings.public_url or "")
         if not RequestValidator(phone.twilio.auth_token.get_secret_value()).validate(url, {}, signature):
             phone.refusals += 1
+            telemetry.refused("bad_signature")
             await websocket.close(code=POLICY_VIOLATION)
             return
     await websocket.accept()
