@@ -8,7 +8,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.parley-installed
 
 # Debian packages the runtime needs (installed with apt when missing).
-SYSTEM_PACKAGES := libopus0 ffmpeg  # Discord voice (Opus); uploaded voice clips (pydub)
+# Discord voice (Opus); uploaded audio (pydub); the talk page's end-to-end test (headless Chromium).
+SYSTEM_PACKAGES := libopus0 ffmpeg chromium
 
 # Build llama.cpp lean (no server/tools/examples) and for this CPU: about
 # 6 minutes on 2 cores instead of 15. A native build suits the machine that

@@ -17,6 +17,7 @@ from agent_core import telemetry
 from agent_core.providers import Providers
 from agent_core.settings import Settings
 from agent_core.storage import ConversationRecord, Database
+from parley.talk_routes import router as talk_router
 from telephony.config import TwilioSettings
 from telephony.phone import CHANNEL as TWILIO
 from telephony.phone import Phone
@@ -90,7 +91,9 @@ def create_app(
     app.state.settings = settings
     app.state.phone = phone
     app.state.db = db
+    app.state.providers = providers
     app.include_router(twilio_router)
+    app.include_router(talk_router)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, object]:

@@ -1,0 +1,69 @@
+"""The browser talk page: `GET /` serves it, `WS /ws/talk` connects it (or any Realtime client) to a Session.
+
+Open on a server that only listens on localhost; anywhere else it needs PARLEY_TALK_TOKEN, given as
+`?token=` (a browser WebSocket cannot set headers) or `Authorization: Bearer` (Realtime clients).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import ipaddress
+from importlib.resources import files
+
+from fastapi import APIRouter, HTTPException, Request, WebSocket
+from fastapi.responses import HTMLResponse, Response
+
+from agent_core import telemetry
+from agent_core.persona import load_persona
+from parley.realtime import RealtimeTalk
+
+router = APIRouter()
+_STATIC = files("parley") / "static"
+_ASSETS = {"talk.js": "text/javascript", "mic-worklet.js": "text/javascript", "talk.css": "text/css"}
+
+
+def _local_only(settings) -> bool:
+    if settings.public_url:
+        return False
+    try:
+        return ipaddress.ip_address(settings.host).is_loopback
+    except ValueError:
+        return settings.host == "localhost"
+
+
+def _allowed(settings, query_token: str | None, authorization: str | None) -> bool:
+    expected = settings.talk_token
+    if expected is None:
+        return _local_only(settings)
+    given = query_token or (authorization or "").removeprefix("Bearer ").strip()
+    return hmac.compare_digest(given.encode(), expected.get_secret_value().encode())
+
+
+@router.get("/", response_class=HTMLResponse)
+async def talk_page(request: Request) -> HTMLResponse:
+    settings = request.app.state.settings
+    if not _allowed(settings, request.query_params.get("token"), request.headers.get("authorization")):
+        telemetry.refused("bad_talk_token")
+        raise HTTPException(401, "the talk page needs ?token=<PARLEY_TALK_TOKEN> on a server reachable from outside")
+    return HTMLResponse((_STATIC / "talk.html").read_text())
+
+
+@router.get("/static/{name}")
+async def asset(name: str) -> Response:
+    if name not in _ASSETS:
+        raise HTTPException(404)
+    return Response((_STATIC / name).read_text(), media_type=_ASSETS[name])
+
+
+@router.websocket("/ws/talk")
+async def talk(websocket: WebSocket) -> None:
+    app = websocket.app
+    settings = app.state.settings
+    if not _allowed(settings, websocket.query_params.get("token"), websocket.headers.get("authorization")):
+        telemetry.refused("bad_talk_token")
+        await websocket.close(code=1008)
+        return
+    await websocket.accept()
+    persona = await asyncio.to_thread(load_persona, settings.persona, settings.personas_dir)
+    await RealtimeTalk(websocket, app.state.providers, persona, settings.session).run()

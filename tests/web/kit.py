@@ -1,0 +1,38 @@
+"""A Parley server with scripted providers for the talk page and /ws/talk."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from pydantic import SecretStr
+
+from agent_core.providers import Providers
+from agent_core.session import SessionSettings
+from agent_core.settings import Settings
+from agent_core.storage import Database
+from agent_core.turns import TurnSettings
+from parley.local_server import free_port, running_server
+from parley.server import create_app
+from tests.telephony.kit import write_persona
+
+
+@asynccontextmanager
+async def talk_server(
+    tmp_path: Path, providers: Providers, *, talk_token: str | None = None, public: bool = False,
+    end_of_turn_silence_ms: int = 320,
+) -> AsyncIterator[str]:
+    port = free_port()
+    write_persona(tmp_path / "personas")
+    settings = Settings(
+        data_dir=tmp_path,
+        persona="quiet",
+        personas_path=tmp_path / "personas",
+        public_url="https://talk.example" if public else None,
+        talk_token=SecretStr(talk_token) if talk_token else None,
+        session=SessionSettings(turn=TurnSettings(min_speech_ms=96, end_of_turn_silence_ms=end_of_turn_silence_ms)),
+    )
+    app = create_app(settings, providers, db=Database.for_data_dir(tmp_path))
+    async with running_server(app, port=port) as url:
+        yield url
