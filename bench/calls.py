@@ -23,79 +23,44 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import resource
 import secrets
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import httpx  # noqa: E402
+from call_load import ROOT, caller_audio, percentile, run_level, wait_healthy  # noqa: E402
 
-from agent_core.audio import AudioFrame, read_wav  # noqa: E402
 from parley.local_server import free_port  # noqa: E402
-from telephony.simulator import TwilioSimulator  # noqa: E402
 
 LAG_LIMIT_MS = 20.0
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))] if ordered else float("nan")
-
-
-def process_cpu_s(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
-
-
-def own_cpu_s() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-async def one_call(url: str, token: str, caller: AudioFrame, barge: AudioFrame, delay_s: float) -> float:
-    await asyncio.sleep(delay_s)
-    started = time.monotonic()
-    simulator = TwilioSimulator(url, auth_token=token, stamp_send_time=True)
-    report = await simulator.call(caller, barge_in=barge, barge_in_after_s=0.5, quiet_after_reply_s=1.0, max_call_s=60)
-    if not report.media_received:
-        raise RuntimeError(f"call {report.call_sid} got no reply")
-    return time.monotonic() - started
-
-
-async def run_level(url: str, token: str, server_pid: int, calls: int, stagger_s: float, caller, barge) -> dict:
+async def measure_level(url: str, token: str, server_pid: int, calls: int, stagger_s: float, caller, barge) -> dict:
     async with httpx.AsyncClient() as http:
         await http.get(f"{url}/bench/collect")  # drop what earlier levels left
-        cpu0, own0, wall0 = process_cpu_s(server_pid), own_cpu_s(), time.monotonic()
-        delays = [stagger_s * i / max(1, calls) for i in range(calls)]
-        results = await asyncio.gather(*(one_call(url, token, caller, barge, d) for d in delays), return_exceptions=True)
-        wall = time.monotonic() - wall0
-        cpu, own = process_cpu_s(server_pid) - cpu0, own_cpu_s() - own0
+        level = await run_level(url, token, server_pid, calls, stagger_s, caller, barge)
         await asyncio.sleep(0.5)
         collected = (await http.get(f"{url}/bench/collect")).json()
-    durations = [r for r in results if isinstance(r, float)]
-    failures = [r for r in results if not isinstance(r, float)]
-    call_minutes = sum(durations) / 60
+    call_minutes = level.call_minutes
     lags = collected["lags_ms"]
     clock_lags = collected["media_clock_lags_ms"]
     return {
         "calls": calls,
-        "ok": len(durations),
-        "failed": len(failures),
+        "ok": len(level.ok),
+        "failed": len(level.failures),
         "lag_p50": percentile(lags, 50),
         "lag_p99": percentile(lags, 99),
         "clock_lag_p99": percentile(clock_lags, 99),
-        "cpu_s_per_call_minute": cpu / call_minutes if call_minutes else float("nan"),
-        "server_cpu_pct": 100 * cpu / wall,
-        "client_cpu_pct": 100 * own / wall,
+        "cpu_s_per_call_minute": level.server_cpu_s / call_minutes if call_minutes else float("nan"),
+        "server_cpu_pct": 100 * level.server_cpu_s / level.wall_s,
+        "client_cpu_pct": 100 * level.client_cpu_s / level.wall_s,
         "barge_in_p50": percentile(collected["barge_in_reaction_ms"], 50),
         "barge_ins": len(collected["barge_in_reaction_ms"]),
-        "errors": sorted({type(f).__name__ + ": " + str(f)[:80] for f in failures})[:3],
+        "errors": level.errors(),
     }
 
 
@@ -104,9 +69,7 @@ async def main() -> None:
     parser.add_argument("--levels", default="1,10,25,50,75,100,150")
     parser.add_argument("--stagger", type=float, default=2.0, help="seconds over which a level's calls start")
     args = parser.parse_args()
-    speech = read_wav(ROOT / "tests" / "data" / "jfk.wav")
-    caller = AudioFrame(speech.pcm[: int(2.6 * 16000) * 2], 16000)
-    barge = AudioFrame(speech.pcm[int(0.3 * 16000) * 2 : int(2.4 * 16000) * 2], 16000)  # speech from its first frame
+    caller, barge = caller_audio()
     port, token = free_port(), secrets.token_hex(16)
     with tempfile.TemporaryDirectory() as data_dir:
         server = await asyncio.create_subprocess_exec(
@@ -114,16 +77,10 @@ async def main() -> None:
         )
         url = f"http://127.0.0.1:{port}"
         try:
-            async with httpx.AsyncClient() as http:
-                for _ in range(200):
-                    try:
-                        if (await http.get(url + "/healthz")).status_code == 200:
-                            break
-                    except httpx.TransportError:
-                        await asyncio.sleep(0.1)
+            await wait_healthy(url)
             rows = []
             for level in (int(n) for n in args.levels.split(",")):
-                row = await run_level(url, token, server.pid, level, args.stagger, caller, barge)
+                row = await measure_level(url, token, server.pid, level, args.stagger, caller, barge)
                 rows.append(row)
                 print(f"N={level}: {row}", file=sys.stderr)
                 if row["lag_p99"] > 5 * LAG_LIMIT_MS:

@@ -2,6 +2,8 @@
 
 Real: HTTP + WebSocket, signature and token checks, mu-law, resampling, Silero
 VAD, turn-taking, the Session, storage. Scripted: the three model providers.
+With --reply-wav, the TTS speaks that WAV for every sentence and the LLM says
+--reply-text (bench/vs_pipecat.py gives Pipecat the same two).
 Also serves GET /bench/collect: since the last collect, every caller frame's
 processing lag (the simulator's send time -> the server finished with it),
 the lag against the media clock of finished calls, and barge-in reactions.
@@ -12,6 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -20,15 +23,30 @@ sys.path.insert(0, str(ROOT))
 import uvicorn  # noqa: E402
 from pydantic import SecretStr  # noqa: E402
 
+from agent_core.audio import AudioFrame, read_wav  # noqa: E402
 from agent_core.providers import Providers  # noqa: E402
 from agent_core.scripted import ScriptedLlm, ScriptedStt, ScriptedTts  # noqa: E402
 from agent_core.settings import Settings  # noqa: E402
+from agent_core.tts.base import TextToSpeech  # noqa: E402
 from parley.server import create_app  # noqa: E402
 from telephony.config import TwilioSettings  # noqa: E402
 from telephony.media_stream import MediaStreamCall  # noqa: E402
 from telephony.phone import Phone  # noqa: E402
 
 PERSONA = 'system_prompt = "Be brief."\ngreeting = ""\n'
+REPLY = "Sure, here is a short answer. And one more sentence for you."
+
+
+class CannedTts(TextToSpeech):
+    """Instant TTS that speaks one fixed recording, whatever the text."""
+
+    name = "canned-tts"
+
+    def __init__(self, audio: AudioFrame) -> None:
+        self.audio = audio
+
+    async def synthesize(self, text: str, *, voice=None, style=None) -> AsyncIterator[AudioFrame]:
+        yield self.audio
 
 
 def main() -> None:
@@ -36,6 +54,8 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--data-dir", type=Path, required=True)
     parser.add_argument("--auth-token", required=True)
+    parser.add_argument("--reply-wav", type=Path, help="speak this recording instead of a tone per word")
+    parser.add_argument("--reply-text", default=REPLY)
     args = parser.parse_args()
     (args.data_dir / "personas").mkdir(parents=True, exist_ok=True)
     (args.data_dir / "personas" / "bench.toml").write_text(PERSONA)
@@ -48,8 +68,8 @@ def main() -> None:
     )
     providers = Providers(
         stt=ScriptedStt(),
-        llm=ScriptedLlm(["Sure, here is a short answer. And one more sentence for you."]),
-        tts=ScriptedTts(sample_rate=22050),
+        llm=ScriptedLlm([args.reply_text]),
+        tts=CannedTts(read_wav(args.reply_wav)) if args.reply_wav else ScriptedTts(sample_rate=22050),
     )
     app = create_app(settings, providers, twilio=TwilioSettings(auth_token=SecretStr(args.auth_token)))
     collected: dict[str, list[float]] = {"lags_ms": [], "media_clock_lags_ms": [], "barge_in_reaction_ms": []}

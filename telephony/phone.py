@@ -37,8 +37,8 @@ CHANNEL = "twilio"
 class _Call:
     stream: MediaStreamCall
     session: Session
-    recorder: ConversationRecorder
-    conversation_id: int
+    recorder: ConversationRecorder | None  # None: the database failed at call start
+    conversation_id: int | None
 
 
 def stream_secret(twilio: TwilioSettings) -> bytes:
@@ -117,17 +117,21 @@ class Phone:
         if self.rest is not None:
             for tool in phone_tools(session, self.rest, call_sid, self.twilio.transfer_to):
                 session.tools.register(tool)
-        conversation_id = await self.db.start_conversation(
-            channel=CHANNEL,
-            external_id=call_sid,
-            persona=persona.name,
-            caller=str(params.get("from", "")) or None,
-            callee=str(params.get("to", "")) or None,
-            direction=str(params.get("direction", "")) or None,
-            meta={"stream_sid": stream.stream_sid},
-        )
+        try:
+            conversation_id: int | None = await self.db.start_conversation(
+                channel=CHANNEL,
+                external_id=call_sid,
+                persona=persona.name,
+                caller=str(params.get("from", "")) or None,
+                callee=str(params.get("to", "")) or None,
+                direction=str(params.get("direction", "")) or None,
+                meta={"stream_sid": stream.stream_sid},
+            )
+        except Exception:  # the caller is on the line: answer them even if the record cannot be kept
+            log.exception("call %s: could not start its record; the call goes on unrecorded", call_sid)
+            conversation_id = None
         telemetry.watch_session(session, "phone")
-        recorder = ConversationRecorder(self.db, conversation_id, session)
+        recorder = ConversationRecorder(self.db, conversation_id, session) if conversation_id is not None else None
         self.calls[call_sid] = _Call(stream, session, recorder, conversation_id)
         log.info("call %s started (persona %s)", call_sid, persona.name)
         return session
@@ -137,9 +141,11 @@ class Phone:
         if call is None:
             return
         await call.session.close()
+        log.info("call %s ended: %s", stream.call_sid, stream.stats.as_dict())
+        if call.recorder is None or call.conversation_id is None:
+            return
         await call.recorder.close()
         await self.db.end_conversation(call.conversation_id, status="completed", stats=stream.stats.as_dict())
-        log.info("call %s ended: %s", stream.call_sid, stream.stats.as_dict())
         # The summary is written after the caller hung up, never on anyone's audio path.
         task = asyncio.create_task(self._summarize(call.conversation_id, stream.call_sid or ""))
         self._background.add(task)

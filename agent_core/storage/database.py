@@ -11,6 +11,7 @@ import asyncio
 import json
 import weakref
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -76,13 +77,19 @@ class Database:
 
     def __init__(self, url: str) -> None:
         try:
-            self._engine: AsyncEngine = create_async_engine(url)
+            sqlite = make_url(url).get_backend_name() == "sqlite"
+            # Another process writing: wait for it rather than fail (Python's default is 5 s).
+            self._engine: AsyncEngine = create_async_engine(url, connect_args={"timeout": 30} if sqlite else {})
         except (ArgumentError, NoSuchModuleError, InvalidRequestError, ImportError) as exc:
             raise InvalidDatabaseURL(f"invalid database URL {_masked(url)}: {exc}") from exc
         self.url = self._engine.url
         if self._engine.dialect.name == "sqlite":
             event.listen(self._engine.sync_engine, "connect", _sqlite_on_connect)
         self._sessions = async_sessionmaker(self._engine, expire_on_commit=False)
+        # SQLite has one writer at a time. Pooled connections that race for it can fail with
+        # "database is locked" when a busy event loop holds a write transaction open; taking
+        # turns in the loop instead means a write waits, never fails.
+        self._write_lock = asyncio.Lock() if self._engine.dialect.name == "sqlite" else None
         # Weak values: a lock lives only while some add_turn holds or waits on it.
         self._turn_locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
 
@@ -195,7 +202,7 @@ class Database:
     async def end_conversation(
         self, conversation_id: int, *, status: str = "completed", stats: dict | None = None
     ) -> None:
-        async with self._sessions.begin() as session:
+        async with self._writing(), self._sessions.begin() as session:
             row = await self._require_conversation(session, conversation_id)
             row.ended_at = _now()
             row.status = status
@@ -203,7 +210,7 @@ class Database:
                 row.stats = {**(row.stats or {}), **stats}
 
     async def set_summary(self, conversation_id: int, summary: str) -> None:
-        async with self._sessions.begin() as session:
+        async with self._writing(), self._sessions.begin() as session:
             row = await self._require_conversation(session, conversation_id)
             row.summary = summary
 
@@ -250,13 +257,16 @@ class Database:
         """Run `write` in its own transaction; on a unique-constraint race, start over with fresh reads."""
         for attempt in range(_CONFLICT_ATTEMPTS):
             try:
-                async with self._sessions.begin() as session:
+                async with self._writing(), self._sessions.begin() as session:
                     return await write(session)
             except IntegrityError:
                 if attempt == _CONFLICT_ATTEMPTS - 1:
                     raise
                 await asyncio.sleep(0.001 * (attempt + 1))
         raise AssertionError("unreachable")
+
+    def _writing(self) -> AbstractAsyncContextManager[Any]:
+        return self._write_lock if self._write_lock is not None else nullcontext()
 
     async def _upsert_conversation(
         self, channel: str, external_id: str, apply: Callable[[ConversationRow], None]

@@ -1,0 +1,57 @@
+"""Plot bench/vs_pipecat.py's results; runs in the benchmark venv, which has matplotlib.
+
+    .bench/pipecat-venv/bin/python bench/vs_pipecat_plot.py .bench/vs_pipecat.json docs/vs_pipecat.png
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import NullLocator  # noqa: E402
+
+COLORS = {"parley": "#1f77b4", "pipecat": "#d62728"}
+PANELS = [
+    ("cpu_s_per_call_minute", None, "server CPU s per call-minute", False),
+    ("lag_p50", "lag_p99", "inbound frame lag (ms), p50 dashed / p99", True),
+    ("reply_p50", "reply_p99", "end of speech -> first reply audio (ms), p50 dashed / p99", False),
+    ("server_cpu_pct", None, "server process CPU (% of one core)", False),
+]
+
+
+def main() -> None:
+    report = json.load(open(sys.argv[1]))
+    results = report["results"]
+    figure, axes = plt.subplots(2, 2, figsize=(11, 8))
+    for axis, (low, high, title, log) in zip(axes.flat, PANELS, strict=True):
+        for name, color in COLORS.items():
+            rows = sorted((r for r in results if r["framework"] == name), key=lambda r: r["calls"])
+            calls = [r["calls"] for r in rows]
+            if high:
+                axis.plot(calls, [r[low] for r in rows], "--", color=color, alpha=0.6)
+                axis.plot(calls, [r[high] for r in rows], "o-", color=color, label=name)
+            else:
+                axis.plot(calls, [r[low] for r in rows], "o-", color=color, label=name)
+        if low == "lag_p50":
+            axis.axhline(20, color="gray", linewidth=0.8, linestyle=":")
+        if log:
+            axis.set_yscale("log")
+        axis.set_xscale("log")
+        levels = sorted({r["calls"] for r in results})
+        axis.set_xticks(levels, [str(n) for n in levels], fontsize=8, rotation=45)
+        axis.xaxis.set_minor_locator(NullLocator())
+        axis.set_title(title, fontsize=10)
+        axis.set_xlabel("concurrent calls")
+        axis.grid(alpha=0.3)
+        axis.legend()
+    figure.suptitle(f"Parley vs Pipecat 1.14, simulated Twilio calls: {report['machine']}, {report['date']}", fontsize=10)
+    figure.tight_layout()
+    figure.savefig(sys.argv[2], dpi=100)
+
+
+if __name__ == "__main__":
+    main()
