@@ -117,7 +117,7 @@ def serve() -> None:
     if token:
         console.print("DISCORD_TOKEN is set: the Discord bot runs too")
     app_ = create_app(settings, build_providers(settings), discord_token=token)
-    console.print(f"Parley listening on http://{settings.host}:{settings.port}")
+    console.print(f"Parley listening on http://{settings.host}:{settings.port} (talk page: /)")
     uvicorn.run(app_, host=settings.host, port=settings.port, log_level="info", ws_max_size=1 << 20)
 
 
