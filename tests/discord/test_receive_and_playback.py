@@ -9,7 +9,9 @@ import discord
 import numpy as np
 import pytest
 from discord.player import AudioPlayer
+from prometheus_client import REGISTRY
 
+from agent_core import telemetry  # noqa: F401  registers the metrics
 from agent_core.audio import AudioFrame
 from agent_core.playback import PlaybackQueue, Segment, SpokenReply
 from bots.playback import FRAME_BYTES, LEAD_IN_FRAMES, QueuedAudioSource
@@ -33,6 +35,11 @@ def feed_from_reader_thread(receiver, packets):
     thread.join()
 
 
+
+def dropped_unmapped() -> float:
+    labels = {"channel": "discord", "reason": "unmapped_ssrc"}
+    return REGISTRY.get_sample_value("parley_frames_dropped_total", labels) or 0.0
+
 async def test_packets_from_the_socket_thread_become_each_speakers_audio(jfk_opening):
     loop = asyncio.get_running_loop()
     heard: dict[int, list[AudioFrame]] = {}
@@ -47,12 +54,14 @@ async def test_packets_from_the_socket_thread_become_each_speakers_audio(jfk_ope
     receiver.map_speaker(2, BOB)
     receiver.map_speaker(3, OTHER_BOT)
     early = packets_of(frames[:5], 4, dave=True)  # SSRC 4 before its SPEAKING arrives
+    dropped_before = dropped_unmapped()
     feed_from_reader_thread(receiver, packets_of(frames, 1, dave=True, padding=3) + packets_of(frames[:50], 2, dave=True)
                             + packets_of(frames[:10], 3) + early)
     await asyncio.sleep(0.05)  # the loop runs the handed-over packets
     assert len(heard[ALICE]) == len(frames) and len(heard[BOB]) == 50
     assert OTHER_BOT not in heard
     assert receiver.stats["ignored_user"] == 10 and receiver.stats["unmapped_ssrc"] == 5
+    assert dropped_unmapped() - dropped_before == 5  # what /metrics reports
     alice = AudioFrame(b"".join(f.pcm for f in heard[ALICE]), 48000)
     assert alice.sample_rate == 48000 and alice.duration_s == pytest.approx(len(frames) * 0.02)
     # Opus is lossy, but what comes out is the speech that went in: same loudness envelope.
