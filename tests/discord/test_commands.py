@@ -11,6 +11,7 @@ from typing import Any
 import discord
 import pytest
 from discord.ext import commands
+from prometheus_client import REGISTRY
 
 from bots.voice_manager import GuildVoiceStatus, VoiceError
 from tests.discord.commandkit import (
@@ -58,10 +59,12 @@ ADMIN_COMMANDS = [
 
 @pytest.mark.parametrize(("path", "options"), ADMIN_COMMANDS, ids=[p for p, _ in ADMIN_COMMANDS])
 async def test_member_without_manage_guild_is_refused(h: Harness, path: str, options: tuple[dict, ...]) -> None:
+    refusals = REGISTRY.get_sample_value("parley_refusals_total", {"reason": "not_admin"}) or 0.0
     sent = await h.run(path, *options, uid=MEMBER, perms=0, resolved=attachment("a.wav", 1000)[1])
     assert len(sent.sent) == 1 and sent.sent[0]["type"] == 4
     assert_ephemeral_message(sent.sent[0])
     assert "Manage Server" in sent.last_text()
+    assert REGISTRY.get_sample_value("parley_refusals_total", {"reason": "not_admin"}) == refusals + 1
     assert await h.settings() == {}
     assert h.voice.calls == [] and h.downloads == []
 
