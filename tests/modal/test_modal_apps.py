@@ -6,7 +6,6 @@ and `Secret.from_name` resolves nothing until `modal deploy`.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
@@ -157,15 +156,6 @@ def test_inconsistent_settings_are_refused():
 def test_only_parley_modal_variables_are_forwarded():
     environ = {"PARLEY_MODAL_STT__GPU": "H100", "HF_TOKEN": "hf_secret", "PARLEY_STT__URL": "x"}
     assert forwarded_env(environ) == {"PARLEY_MODAL_STT__GPU": "H100"}
-
-
-@pytest.mark.parametrize("path", MODAL_SOURCES, ids=lambda p: p.name)
-def test_no_removed_modal_names(path):
-    """Names modal 1.x removed (they raise DeprecationError): none may creep back in."""
-    removed = ["keep_warm", "concurrency_limit", "container_idle_timeout", "allow_concurrent_inputs",
-               "web_endpoint", r"modal\.gpu\."]  # fmt: skip
-    text = path.read_text()
-    assert [name for name in removed if re.search(name, text)] == []
 
 
 def test_every_modal_module_is_small():
