@@ -7,6 +7,10 @@ computed from them (see `metrics.py`), never measured ad hoc.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # metrics.py reads these events; the type is only for annotations here
+    from agent_core.metrics import TurnLatency
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -86,6 +90,7 @@ class ReplyFinished(SessionEvent):
     text: str  # everything the model wrote
     heard_text: str  # what the channel reported as played; this goes into history
     interrupted: bool
+    latency: TurnLatency  # the turn's stage latencies, computed once for every listener
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -10,7 +10,6 @@ import logging
 from typing import Any
 
 from agent_core import events as ev
-from agent_core.metrics import turn_latency
 from agent_core.session import Session
 from agent_core.storage import Database
 
@@ -23,7 +22,6 @@ class ConversationRecorder:
     def __init__(self, db: Database, conversation_id: int, session: Session) -> None:
         self.db = db
         self.conversation_id = conversation_id
-        self._session = session
         self._queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
         self._task = asyncio.create_task(self._write(), name=f"recorder-{conversation_id}")
         session.subscribe(self._on_event)
@@ -35,7 +33,6 @@ class ConversationRecorder:
             text = f"{event.name}({event.arguments}) -> {event.result}"
             self._queue.put_nowait({"speaker": AGENT, "role": "tool", "text": text})
         elif isinstance(event, ev.ReplyFinished) and (event.heard_text or event.text):
-            latency = turn_latency(event.turn, self._session.events).as_dict()
             self._queue.put_nowait(
                 {
                     "speaker": AGENT,
@@ -43,7 +40,7 @@ class ConversationRecorder:
                     "text": event.heard_text,  # only what the caller heard
                     "heard": bool(event.heard_text),
                     "interrupted": event.interrupted,
-                    "latency_ms": latency,
+                    "latency_ms": event.latency.as_dict(),
                 }
             )
 

@@ -354,7 +354,8 @@ class Session:
         heard = reply.heard_text()
         if heard and reply.remember:
             self.history.append({"role": "assistant", "content": heard})
-        self._emit(ev.ReplyFinished(t=self._clock(), turn=reply.turn, text=reply.text, heard_text=heard, interrupted=interrupted))
+        self._emit(ev.ReplyFinished(t=self._clock(), turn=reply.turn, text=reply.text, heard_text=heard,
+                                    interrupted=interrupted, latency=turn_latency(reply.turn, self.events)))
         if self._reply is reply:
             self._reply = None
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 from prometheus_client import Counter, Gauge, Histogram
 
 from agent_core import events as ev
-from agent_core.metrics import turn_latency
 from agent_core.session import Session
 
 # Voice latencies live between ~50 ms and a few seconds; finer buckets where the goals are (<1.5 s).
@@ -51,7 +50,7 @@ def watch_session(session: Session, channel: str) -> None:
 
     def on_event(event: ev.SessionEvent) -> None:
         if isinstance(event, ev.ReplyFinished):
-            latency = turn_latency(event.turn, session.events).as_dict()
+            latency = event.latency.as_dict()
             for stage, histogram in _LATENCIES.items():
                 if latency[stage] is not None:
                     histogram.labels(channel).observe(latency[stage] / 1000.0)

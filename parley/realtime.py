@@ -26,7 +26,6 @@ from starlette.websockets import WebSocketDisconnect
 from agent_core import events as ev
 from agent_core import logs, telemetry
 from agent_core.audio.frames import AudioFrame
-from agent_core.metrics import turn_latency
 from agent_core.persona import Persona
 from agent_core.playback import PlaybackChunk
 from agent_core.providers import Providers
@@ -214,7 +213,7 @@ class RealtimeTalk:
     def _response_finished(self, event: ev.ReplyFinished) -> list[dict[str, Any]]:
         out = self._response_started(event.turn)
         part = self._part(event.turn)
-        latency = turn_latency(event.turn, self.session.events).as_dict()
+        latency = event.latency.as_dict()
         status = "cancelled" if event.interrupted else "completed"
         out += [
             {**part, "type": "response.audio.done"},
