@@ -40,6 +40,14 @@ def require_admin(
         raise HTTPException(status_code=401, detail="invalid admin token", headers={"WWW-Authenticate": "Bearer"})
 
 
+def require_admin_if_set(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> None:
+    """/metrics: open when no admin token is set (a scraper on the same host), the admin token otherwise."""
+    if request.app.state.settings.admin_token is not None:
+        require_admin(request, credentials)
+
+
 def _start_discord(settings: Settings, providers: Providers, db: Database, token: str | None):
     """The Discord bot beside the phone line, in the same process and event loop."""
     if not token:
@@ -99,15 +107,8 @@ def create_app(
     async def healthz() -> dict[str, object]:
         return {"status": "ok", "active_calls": len(phone.calls)}
 
-    @app.get("/metrics")
-    async def metrics(request: Request) -> Response:
-        # Open when no admin token is set (a scraper on the same host); a bearer token otherwise.
-        expected = settings.admin_token
-        if expected is not None:
-            given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
-            if not hmac.compare_digest(given.encode(), expected.get_secret_value().encode()):
-                telemetry.refused("bad_admin_token")
-                raise HTTPException(status_code=401, detail="invalid admin token", headers={"WWW-Authenticate": "Bearer"})
+    @app.get("/metrics", dependencies=[Depends(require_admin_if_set)])
+    async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/api/calls/{call_sid}", dependencies=[Depends(require_admin)])

@@ -69,12 +69,18 @@ async def _sse(first: dict[str, Any] | None, chunks: AsyncIterator[dict[str, Any
 async def _collect(first: dict[str, Any] | None, chunks: AsyncIterator[dict[str, Any]], model: str) -> dict[str, Any]:
     text: list[str] = []
     finish = "stop"
+
+    def read(chunk: dict[str, Any]) -> None:
+        nonlocal finish
+        for choice in chunk.get("choices") or []:
+            text.append((choice.get("delta") or {}).get("content") or "")
+            finish = choice.get("finish_reason") or finish
+
+    if first is not None:
+        read(first)
     async with aclosing(chunks):  # type: ignore[type-var]
-        pending = [first] if first is not None else []
-        async for chunk in _chain(pending, chunks):
-            for choice in chunk.get("choices") or []:
-                text.append((choice.get("delta") or {}).get("content") or "")
-                finish = choice.get("finish_reason") or finish
+        async for chunk in chunks:
+            read(chunk)
     return {
         "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
         "object": "chat.completion",
@@ -82,10 +88,3 @@ async def _collect(first: dict[str, Any] | None, chunks: AsyncIterator[dict[str,
         "model": model,
         "choices": [{"index": 0, "message": {"role": "assistant", "content": "".join(text)}, "finish_reason": finish}],
     }
-
-
-async def _chain(first: list[dict[str, Any]], rest: AsyncIterator[dict[str, Any]]) -> AsyncIterator[dict[str, Any]]:
-    for chunk in first:
-        yield chunk
-    async for chunk in rest:
-        yield chunk
