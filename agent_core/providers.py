@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
 
@@ -13,6 +14,9 @@ from agent_core.settings import Settings
 from agent_core.stt.base import SpeechToText
 from agent_core.tts.base import TextToSpeech
 from agent_core.vad import SileroVad
+
+if TYPE_CHECKING:
+    from agent_core.remote.connections import ServiceEndpoint
 
 
 @dataclass
@@ -44,28 +48,32 @@ def build_providers(settings: Settings) -> Providers:
     return Providers(stt=_build_stt(settings), llm=_build_llm(settings), tts=_build_tts(settings))
 
 
-def _service_url(kind: str, url: str | None) -> str:
-    if not url:
+def _service_endpoint(settings: Settings, kind: str, path: str) -> tuple[str, ServiceEndpoint]:
+    """The base URL of the `kind` service (stt/tts) and its WebSocket endpoint, from settings."""
+    from agent_core.remote.connections import ServiceEndpoint, websocket_url
+
+    section = getattr(settings, kind)
+    if not section.url:
         raise ValueError(
             f"{kind}.backend is 'remote' but no service URL is set (PARLEY_{kind.upper()}__URL); "
             "see `parley deploy` or `parley services serve`"
         )
-    return url
+    endpoint = ServiceEndpoint(
+        websocket_url(section.url, path),
+        headers=settings.services.headers(),
+        connect_timeout_s=section.connect_timeout_s,
+        read_timeout_s=section.read_timeout_s,
+    )
+    return section.url, endpoint
 
 
 def _build_stt(settings: Settings) -> SpeechToText:
     s = settings.stt
     if s.backend == "remote":
-        from agent_core.remote.connections import ServiceEndpoint, websocket_url
         from agent_core.remote.protocol import STT_PATH
         from agent_core.stt.remote import RemoteStt
 
-        endpoint = ServiceEndpoint(
-            websocket_url(_service_url("stt", s.url), STT_PATH),
-            headers=settings.services.headers(),
-            connect_timeout_s=s.connect_timeout_s,
-            read_timeout_s=s.read_timeout_s,
-        )
+        _, endpoint = _service_endpoint(settings, "stt", STT_PATH)
         return RemoteStt(endpoint, language=s.language)
     from agent_core.stt.whisper_local import WhisperStt
 
@@ -99,18 +107,11 @@ def _build_llm(settings: Settings) -> LanguageModel:
 def _build_tts(settings: Settings) -> TextToSpeech:
     s = settings.tts
     if s.backend == "remote":
-        from agent_core.remote.connections import ServiceEndpoint, websocket_url
         from agent_core.remote.protocol import TTS_PATH
         from agent_core.tts.base import SpeechStyle
         from agent_core.tts.remote import RemoteTts
 
-        url = _service_url("tts", s.url)
-        endpoint = ServiceEndpoint(
-            websocket_url(url, TTS_PATH),
-            headers=settings.services.headers(),
-            connect_timeout_s=s.connect_timeout_s,
-            read_timeout_s=s.read_timeout_s,
-        )
+        url, endpoint = _service_endpoint(settings, "tts", TTS_PATH)
         style = SpeechStyle(speed=s.speed) if s.speed != 1.0 else None
         return RemoteTts(endpoint, base_url=url, style=style)
     from agent_core.tts.piper_local import PiperTts
