@@ -107,8 +107,8 @@ def serve() -> None:
     settings = Settings()
     if not settings.public_url:
         console.print(
-            "[yellow]warning:[/yellow] PARLEY_PUBLIC_URL is not set; Twilio cannot reach this server "
-            "until it is (e.g. https://<your-tunnel>.example)",
+            "[yellow]note:[/yellow] PARLEY_PUBLIC_URL is not set: webhook signatures are checked against the URL "
+            "each request arrived at. Behind a tunnel or proxy, set it (e.g. https://<your-tunnel>.example)",
             soft_wrap=True,
         )
     import os

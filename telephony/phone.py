@@ -70,18 +70,16 @@ class Phone:
 
     # ----- webhooks ------------------------------------------------------------
 
-    def answer(self, form: dict[str, str]) -> str:
+    def answer(self, form: dict[str, str], public_url: str) -> str:
         """TwiML for an incoming (or answered outbound) call: connect its audio to /twilio/media."""
         call_sid = form.get("CallSid", "")
-        if not self.settings.public_url:
-            raise RuntimeError("PARLEY_PUBLIC_URL is not set: Twilio needs a public wss:// URL for the stream")
         parameters = {
             "token": self.tokens.issue(call_sid),
             "from": form.get("From", ""),
             "to": form.get("To", ""),
             "direction": form.get("Direction", ""),
         }
-        return twiml.connect_stream(twiml.stream_url_for(self.settings.public_url), parameters)
+        return twiml.connect_stream(twiml.stream_url_for(public_url), parameters)
 
     async def record_status(self, form: dict[str, str]) -> None:
         details = {k: form[k] for k in ("CallDuration", "Timestamp", "SequenceNumber") if k in form}

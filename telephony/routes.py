@@ -29,9 +29,15 @@ def get_phone(request: Request) -> Phone:
 PhoneDep = Annotated[Phone, Depends(get_phone)]
 
 
-def _public_url(phone: Phone, path: str, query: str) -> str:
-    base = (phone.settings.public_url or "").rstrip("/")
-    return f"{base}{path}" + (f"?{query}" if query else "")
+def public_base(phone: Phone, request: Request | WebSocket) -> str:
+    """The URL Twilio reaches us at: PARLEY_PUBLIC_URL behind a tunnel or proxy, else the one it used."""
+    return (phone.settings.public_url or str(request.base_url).replace("ws://", "http://", 1)
+            .replace("wss://", "https://", 1)).rstrip("/")
+
+
+def _public_url(phone: Phone, request: Request) -> str:
+    query = request.url.query
+    return public_base(phone, request) + request.url.path + (f"?{query}" if query else "")
 
 
 async def signed_form(request: Request, phone: PhoneDep) -> dict[str, str]:
@@ -41,7 +47,7 @@ async def signed_form(request: Request, phone: PhoneDep) -> dict[str, str]:
         return form
     signature = request.headers.get("X-Twilio-Signature")
     token = phone.twilio.auth_token
-    url = _public_url(phone, request.url.path, request.url.query)
+    url = _public_url(phone, request)
     if not signature or token is None or not RequestValidator(token.get_secret_value()).validate(url, form, signature):
         phone.refusals += 1
         telemetry.refused("bad_signature")
@@ -54,8 +60,8 @@ SignedForm = Annotated[dict[str, str], Depends(signed_form)]
 
 
 @router.post("/voice")
-async def incoming_call(form: SignedForm, phone: PhoneDep) -> Response:
-    return Response(content=phone.answer(form), media_type="application/xml")
+async def incoming_call(request: Request, form: SignedForm, phone: PhoneDep) -> Response:
+    return Response(content=phone.answer(form, public_base(phone, request)), media_type="application/xml")
 
 
 @router.post("/status", status_code=204)
@@ -70,7 +76,7 @@ async def media_stream(websocket: WebSocket) -> None:
     signature = websocket.headers.get("x-twilio-signature")
     # Twilio may sign the upgrade (over the wss:// URL, no params); the stream token is checked anyway.
     if signature and phone.twilio.validate_signatures and phone.twilio.auth_token is not None:
-        url = stream_url_for(phone.settings.public_url or "")
+        url = stream_url_for(public_base(phone, websocket))
         if not RequestValidator(phone.twilio.auth_token.get_secret_value()).validate(url, {}, signature):
             phone.refusals += 1
             telemetry.refused("bad_signature")
