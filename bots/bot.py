@@ -2,6 +2,10 @@
 
 Sharded (AutoShardedBot) so one process serves many guilds. Commands are
 synced by the owner on demand (`@Parley sync`), never on every start.
+
+There is deliberately no `on_voice_state_update` here: a voice-state update that
+shows the bot gone is usually discord.py leaving to rejoin on its own. A
+conversation ends when its voice connection does (bots/voice_service.py).
 """
 
 from __future__ import annotations
@@ -57,13 +61,6 @@ class ParleyBot(commands.AutoShardedBot):
 
     async def on_ready(self) -> None:
         log.info("Discord: logged in as %s in %d guilds", self.user, len(self.guilds))
-
-    async def on_voice_state_update(self, member: discord.Member, before: discord.VoiceState, after: discord.VoiceState) -> None:
-        # Moved or kicked out of the channel by someone: stop that guild's conversation.
-        if self.user is not None and member.id == self.user.id and after.channel is None:
-            conversation = self.voice_service.conversations.pop(member.guild.id, None)
-            if conversation is not None:
-                await conversation.stop()
 
     async def close(self) -> None:
         await self.voice_service.close()

@@ -50,6 +50,8 @@ def _format_status(status: GuildVoiceStatus) -> str:
     else:
         latency = "no turn yet"
     dropped = " · ".join(f"{reason} {count}" for reason, count in status.dropped_frames.items()) or "none"
+    ratio = status.decrypt_failure_ratio
+    failing = "no packets yet" if ratio is None else f"{100 * ratio:.1f}% in the last minute"
     return "\n".join(
         [
             f"**Channel:** {status.channel_name} ({status.state})",
@@ -57,6 +59,7 @@ def _format_status(status: GuildVoiceStatus) -> str:
             f"**Speakers heard:** {speakers}",
             f"**Last turn latency:** {latency}",
             f"**Dropped frames:** {dropped}",
+            f"**Decrypt failures:** {failing}",
         ]
     )
 

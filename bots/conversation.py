@@ -19,6 +19,7 @@ from agent_core.audio.frames import AudioFrame
 from agent_core.persona import Persona
 from agent_core.providers import Providers
 from agent_core.session import Session, SessionSettings
+from bots.decrypt_health import DecryptHealth
 from bots.playback import QueuedAudioSource
 from bots.voice_client import ListeningVoiceClient
 from bots.voice_receive import DISCORD_RATE, VoiceReceiver
@@ -57,7 +58,12 @@ class ChannelConversation:
         )
         telemetry.watch_session(self.session, "discord")
         self.receiver = VoiceReceiver(
-            loop, keys=voice.transport_keys, on_audio=self._heard, is_ignored=self._is_ignored
+            loop,
+            keys=voice.transport_keys,
+            on_audio=self._heard,
+            is_ignored=self._is_ignored,
+            speakers=voice.speakers,  # filled since the handshake: members already talking are known
+            health=DecryptHealth(self.guild.id),
         )
         self.speakers_heard: dict[int, str] = {}
         self.set_reply_mode(reply_mode, wake_name)
@@ -80,6 +86,7 @@ class ChannelConversation:
     async def stop(self) -> None:
         if self._pump is not None:
             self._pump.cancel()
+        self.receiver.health.close()
         await self.session.close()
 
     # ----- in ----------------------------------------------------------------
@@ -103,7 +110,8 @@ class ChannelConversation:
             if chunk.reply.finished:  # interrupted between the queue and the player
                 continue
             self.source.put(chunk)
-            if not self.voice.is_playing() and self.voice.is_connected():
+            if not self.voice.is_playing():
+                await self.voice.wait_until_can_speak()  # never in the clear, and not while reconnecting
                 self.source.start()
                 self.voice.play(self.source, after=self._player_stopped)
 

@@ -24,6 +24,7 @@ class GuildVoiceStatus:
     last_turn_latency_ms: dict[str, float | None] | None
     dropped_frames: dict[str, int]  # e.g. {"unmapped_ssrc": 3, "dave_failed": 0, "transport_failed": 0, "not_voice": 0}
     reply_mode: str
+    decrypt_failure_ratio: float | None = None  # the last minute's share of packets that failed to decrypt
 
 
 class VoiceManager(Protocol):

@@ -4,6 +4,8 @@ discord.py reads the voice socket on its own thread and calls our listener
 there. That listener only hands the bytes to the event loop
 (`call_soon_threadsafe`): all state (the SSRC map, the Opus decoders, the DAVE
 session, the counters) is touched on the loop alone, so nothing needs a lock.
+The SSRC map belongs to the voice client, which fills it from the handshake on;
+the receiver adds the senders it names by their DAVE key.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from discord import opus
 
 from agent_core import telemetry
 from agent_core.audio.frames import AudioFrame
+from bots.decrypt_health import FAILURE_REASONS, DecryptHealth
+from bots.speaker_map import SpeakerMap
 from bots.voice_packet import Drop, VoicePacket, decode
 
 log = logging.getLogger(__name__)
@@ -36,6 +40,7 @@ class TransportKeys:
     mode: str
     own_ssrc: int | None
     dave_session: Any
+    e2ee_required: bool | None = None  # None: whenever there is a DAVE session
 
 
 class VoiceReceiver:
@@ -46,12 +51,16 @@ class VoiceReceiver:
         keys: Callable[[], TransportKeys | None],
         on_audio: Callable[[int, AudioFrame], None],
         is_ignored: Callable[[int], bool] = lambda user_id: False,
+        speakers: SpeakerMap | None = None,
+        health: DecryptHealth | None = None,
     ) -> None:
         self._loop = loop
         self._keys = keys
         self._on_audio = on_audio
         self._is_ignored = is_ignored
-        self.ssrc_to_user: dict[int, int] = {}
+        self.speakers = speakers if speakers is not None else SpeakerMap()
+        self.speakers.on_change(self._reset_ssrc)
+        self.health = health if health is not None else DecryptHealth(0)
         self._decoders: dict[int, opus.Decoder] = {}
         self._last_sequence: dict[int, int] = {}
         self.stats: Counter[str] = Counter()
@@ -66,21 +75,18 @@ class VoiceReceiver:
         except RuntimeError:  # the loop closed under us: the bot is shutting down
             pass
 
-    # ----- SSRC <-> user, from the voice gateway ---------------------------------
+    # ----- SSRC <-> user ------------------------------------------------------------
 
     def map_speaker(self, ssrc: int, user_id: int) -> None:
-        """op 5 SPEAKING: this SSRC is this user."""
-        previous = self.ssrc_to_user.get(ssrc)
-        if previous != user_id:
-            self.ssrc_to_user[ssrc] = user_id
-            self._decoders.pop(ssrc, None)  # a re-used SSRC must not inherit decoder state
+        self.speakers.map(ssrc, user_id)
 
     def forget_user(self, user_id: int) -> None:
-        """op 13 CLIENT_DISCONNECT: the user left; their SSRCs are free again."""
-        for ssrc in [s for s, u in self.ssrc_to_user.items() if u == user_id]:
-            del self.ssrc_to_user[ssrc]
-            self._decoders.pop(ssrc, None)
-            self._last_sequence.pop(ssrc, None)
+        self.speakers.forget_user(user_id)
+
+    def _reset_ssrc(self, ssrc: int) -> None:
+        # a re-used SSRC must not inherit the previous speaker's decoder state
+        self._decoders.pop(ssrc, None)
+        self._last_sequence.pop(ssrc, None)
 
     # ----- the loop ---------------------------------------------------------------
 
@@ -94,22 +100,28 @@ class VoiceReceiver:
             secret_key=keys.secret_key,
             mode=keys.mode,
             dave_session=keys.dave_session,
-            user_for_ssrc=self.ssrc_to_user.get,
+            e2ee_required=keys.e2ee_required,
+            user_for_ssrc=self.speakers.user_for,
             own_ssrc=keys.own_ssrc,
         )
+        if isinstance(result, VoicePacket) and result.user_id is None:
+            result = Drop.UNMAPPED  # plain audio (no E2EE) before SPEAKING: we cannot say who it is
         if isinstance(result, Drop):
             self.stats[result.value] += 1
             telemetry.FRAMES_DROPPED.labels("discord", result.value).inc()
+            if result.value in FAILURE_REASONS:
+                self.health.failed(result.value)
             return
-        if result.user_id is None:
-            self.stats[Drop.UNMAPPED.value] += 1  # SPEAKING not seen yet: we cannot say who it is
-            telemetry.FRAMES_DROPPED.labels("discord", Drop.UNMAPPED.value).inc()
-            return
-        if self._is_ignored(result.user_id):
+        self.health.opened()
+        user_id: int = result.user_id  # type: ignore[assignment]
+        if result.identified:
+            self.stats["identified_by_dave"] += 1
+            self.speakers.map(result.ssrc, user_id)
+        if self._is_ignored(user_id):
             self.stats["ignored_user"] += 1
             return
         for pcm in self._decode_opus(result):
-            self._on_audio(result.user_id, pcm)
+            self._on_audio(user_id, pcm)
         self.stats["frames"] += 1
 
     def _decode_opus(self, packet: VoicePacket) -> list[AudioFrame]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import discord
@@ -25,6 +26,7 @@ class VoiceService:
         self.providers = providers
         self.db = db
         self.conversations: dict[int, ChannelConversation] = {}
+        self._closing: set[asyncio.Task[None]] = set()
 
     async def _session_settings(self, guild_id: int):
         stored = await self.db.get_guild_settings(guild_id)
@@ -69,8 +71,22 @@ class VoiceService:
             wake_name=stored.get("wake_name", "parley"),
         )
         self.conversations[guild.id] = conversation
+        voice.add_close_listener(lambda: self._connection_over(guild.id, conversation))
         await conversation.start()
         log.info("joined voice channel %s in guild %s", channel.id, guild.id)
+
+    def _connection_over(self, guild_id: int, conversation: ChannelConversation) -> None:
+        """discord.py gave the connection up (kicked, channel deleted, reconnects failed): end its conversation.
+
+        Reconnects do not come here: the conversation, its history and its listeners carry on across them.
+        """
+        if self.conversations.get(guild_id) is not conversation:
+            return  # already left through /leave or replaced by a newer /join
+        del self.conversations[guild_id]
+        log.info("voice connection in guild %s is over; ending its conversation", guild_id)
+        task = asyncio.get_running_loop().create_task(conversation.stop())
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
 
     async def leave(self, guild: discord.Guild) -> bool:
         conversation = self.conversations.pop(guild.id, None)
@@ -95,7 +111,10 @@ class VoiceService:
             return None
         latencies = conversation.session.latencies()
         stats = conversation.receiver.stats
-        dropped = {k: stats[k] for k in ("unmapped_ssrc", "dave_failed", "transport_failed", "not_voice", "opus_failed", "lost")}
+        dropped = {
+            k: stats[k]
+            for k in ("unmapped_ssrc", "dave_failed", "unencrypted", "transport_failed", "not_voice", "opus_failed", "lost")
+        }
         return GuildVoiceStatus(
             channel_name=conversation.voice.channel.name,
             state=conversation.session.state.value,
@@ -103,6 +122,7 @@ class VoiceService:
             last_turn_latency_ms=latencies[-1].as_dict() if latencies else None,
             dropped_frames=dropped,
             reply_mode=conversation.reply_mode,
+            decrypt_failure_ratio=conversation.receiver.health.ratio(),
         )
 
     async def apply_settings(self, guild_id: int) -> None:
@@ -119,3 +139,4 @@ class VoiceService:
             conversation = self.conversations.pop(guild_id)
             await conversation.stop()
             await conversation.voice.disconnect(force=True)
+        await asyncio.gather(*self._closing, return_exceptions=True)

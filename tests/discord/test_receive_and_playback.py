@@ -45,7 +45,7 @@ async def test_packets_from_the_socket_thread_become_each_speakers_audio(jfk_ope
     heard: dict[int, list[AudioFrame]] = {}
     receiver = VoiceReceiver(
         loop,
-        keys=lambda: TransportKeys(KEY, "aead_xchacha20_poly1305_rtpsize", 999, FakeDave({ALICE, BOB})),
+        keys=lambda: TransportKeys(KEY, "aead_xchacha20_poly1305_rtpsize", 999, FakeDave({ALICE, BOB, OTHER_BOT})),
         on_audio=lambda user, frame: heard.setdefault(user, []).append(frame),
         is_ignored=lambda user: user == OTHER_BOT,
     )
@@ -56,7 +56,7 @@ async def test_packets_from_the_socket_thread_become_each_speakers_audio(jfk_ope
     early = packets_of(frames[:5], 4, dave=True)  # SSRC 4 before its SPEAKING arrives
     dropped_before = dropped_unmapped()
     feed_from_reader_thread(receiver, packets_of(frames, 1, dave=True, padding=3) + packets_of(frames[:50], 2, dave=True)
-                            + packets_of(frames[:10], 3) + early)
+                            + packets_of(frames[:10], 3, dave=True) + early)
     await asyncio.sleep(0.05)  # the loop runs the handed-over packets
     assert len(heard[ALICE]) == len(frames) and len(heard[BOB]) == 50
     assert OTHER_BOT not in heard
@@ -104,7 +104,7 @@ async def test_client_disconnect_unmaps_the_user(jfk_opening):
     receiver.map_speaker(1, ALICE)
     receiver.map_speaker(2, ALICE)
     receiver.forget_user(ALICE)
-    assert receiver.ssrc_to_user == {}
+    assert receiver.speakers.as_dict() == {}
 
 
 class FakeVoiceClient:

@@ -4,7 +4,7 @@ import davey
 import pytest
 
 from bots import decode_voice_packet
-from bots.voice_packet import Drop, decode
+from bots.voice_packet import Drop, VoicePacket, decode
 from tests.discord.voicekit import KEY, FakeDave, opus_frames, rtp_packet
 
 MODES = ["aead_xchacha20_poly1305_rtpsize", "aead_aes256_gcm_rtpsize"]
@@ -60,15 +60,19 @@ def test_encrypted_audio_from_an_unmapped_ssrc_is_dropped(frames):
     assert dave.calls == []  # never handed to DAVE without knowing whose key to use
 
 
-def test_real_davey_session_without_keys_drops_e2ee_frames_and_passes_plain_ones(frames):
+def test_real_davey_session_without_keys_refuses_plain_frames_unless_e2ee_is_off(frames):
     """davey itself, before the MLS group exists (as right after joining or a key change)."""
     session = davey.DaveSession(davey.DAVE_PROTOCOL_VERSION, USER, 1234)
-    session.set_passthrough_mode(True, 10)
+    session.set_passthrough_mode(True, 10)  # no decryptors yet, so nobody may pass through
     plain = rtp_packet(frames[4], ssrc=5, sequence=1, timestamp=1, counter=1)
-    voice = decode_voice_packet(plain, secret_key=KEY, mode=MODES[0], dave_session=session, user_for_ssrc={5: USER}.get)
-    assert voice is not None and voice.opus == frames[4]  # no DAVE trailer: unencrypted passthrough audio
-    e2ee = rtp_packet(FakeDave.encrypt(frames[4]), ssrc=5, sequence=2, timestamp=2, counter=2, padding=3)
-    assert decode(e2ee, secret_key=KEY, mode=MODES[0], dave_session=session, user_for_ssrc={5: USER}.get) is Drop.DAVE
+    keys = dict(secret_key=KEY, mode=MODES[0], dave_session=session, user_for_ssrc={5: USER}.get)
+    assert decode(plain, **keys) is Drop.UNENCRYPTED
+    voice = decode(plain, **keys, e2ee_required=False)  # a channel without E2EE (or after a downgrade)
+    assert isinstance(voice, VoicePacket) and voice.opus == frames[4]
+    silence = rtp_packet(b"\xf8\xff\xfe", ssrc=5, sequence=2, timestamp=2, counter=2)
+    assert decode(silence, **keys).opus == b"\xf8\xff\xfe"  # Opus silence is never encrypted
+    e2ee = rtp_packet(FakeDave.encrypt(frames[4]), ssrc=5, sequence=3, timestamp=3, counter=3, padding=3)
+    assert decode(e2ee, **keys) is Drop.DAVE
 
 
 def test_wrong_key_tampering_and_truncation_are_transport_failures(frames):

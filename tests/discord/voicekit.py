@@ -44,6 +44,9 @@ class FakeDave:
     def encrypt(opus_frame: bytes) -> bytes:
         return bytes(b ^ 0x5A for b in opus_frame) + FakeDave.TAG + b"\x00\xfa\xfa"
 
+    def can_passthrough(self, user_id: int) -> bool:
+        return False
+
     def decrypt(self, user_id: int, media_type, frame: bytes) -> bytes:
         assert media_type == davey.MediaType.audio
         self.calls.append((user_id, frame))
