@@ -9,6 +9,7 @@ from types import SimpleNamespace
 
 from discord.player import AudioPlayer
 
+from bots.speaker_map import SpeakerMap
 from bots.voice_receive import TransportKeys
 from tests.discord.voicekit import KEY, FakeDave, rtp_packet
 
@@ -30,6 +31,7 @@ class FakeVoice:
         self.user = SimpleNamespace(id=bot_user_id)
         self.channel = SimpleNamespace(name="General")
         self.receiver = None
+        self.speakers = SpeakerMap()
         self.dave = dave
         self.sent: list[tuple[float, bytes]] = []
         self._player: AudioPlayer | None = None
@@ -46,6 +48,9 @@ class FakeVoice:
 
     def is_connected(self) -> bool:
         return True
+
+    async def wait_until_can_speak(self) -> None:
+        pass
 
     def is_playing(self) -> bool:
         return self._player is not None and self._player.is_playing()
