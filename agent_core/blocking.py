@@ -1,6 +1,6 @@
 """Run blocking model code in worker threads without stalling the event loop.
 
-Model inference (Whisper, llama.cpp, Piper) is CPU-bound and blocking. Each
+Model inference (Whisper, llama.cpp, the TTS) is CPU-bound and blocking. Each
 model gets its own single-thread executor: the models are not safe to run
 concurrently on one instance, and on a small CPU parallel runs of the same
 model only thrash. Different models still overlap (the LLM writes sentence

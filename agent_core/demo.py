@@ -69,8 +69,8 @@ class DemoResult:
 
 
 def default_question() -> AudioFrame:
-    """DEFAULT_QUESTION spoken by the embedded Piper voice, rendered once without Piper's
-    random variation, so every demo run asks exactly the same thing."""
+    """DEFAULT_QUESTION, recorded once (in Piper's en_US-joe voice) and shipped as a file, so every
+    demo run asks exactly the same thing in a voice other than the agent's."""
     return read_wav(config_dir() / "sounds" / "question.wav")
 
 

@@ -45,7 +45,7 @@ class Providers:
 
 
 def build_providers(settings: Settings) -> Providers:
-    return Providers(stt=_build_stt(settings), llm=_build_llm(settings), tts=_build_tts(settings))
+    return Providers(stt=_build_stt(settings), llm=_build_llm(settings), tts=build_tts(settings))
 
 
 def _service_endpoint(settings: Settings, kind: str, path: str) -> tuple[str, ServiceEndpoint]:
@@ -104,7 +104,7 @@ def _build_llm(settings: Settings) -> LanguageModel:
     return LlamaCppLlm(temperature=s.temperature, max_tokens=s.max_tokens)
 
 
-def _build_tts(settings: Settings) -> TextToSpeech:
+def build_tts(settings: Settings) -> TextToSpeech:
     s = settings.tts
     if s.backend == "remote":
         from agent_core.remote.protocol import TTS_PATH
@@ -114,6 +114,10 @@ def _build_tts(settings: Settings) -> TextToSpeech:
         url, endpoint = _service_endpoint(settings, "tts", TTS_PATH)
         style = SpeechStyle(speed=s.speed) if s.speed != 1.0 else None
         return RemoteTts(endpoint, base_url=url, style=style)
-    from agent_core.tts.piper_local import PiperTts
+    if s.backend == "piper":
+        from agent_core.tts.piper_local import PiperTts
 
-    return PiperTts(default_voice=s.voice, speed=s.speed)
+        return PiperTts(default_voice=s.voice or "joe", speed=s.speed)
+    from agent_core.tts.hibari_local import HibariTts
+
+    return HibariTts(default_voice=s.voice, speed=s.speed)

@@ -56,10 +56,12 @@ class LlmSettings(BaseModel):
 
 
 class TtsSettings(BaseModel):
-    # "local": embedded Piper; "remote": a Parley TTS service at `url` (Modal or `parley services serve`).
-    backend: Literal["local", "remote"] = "local"
+    # "local": the embedded hibari voice (Apache-2.0); "piper": Piper, GPL-3.0, only with the
+    # `parley[piper]` extra; "remote": a Parley TTS service at `url` (Modal or `parley services serve`).
+    backend: Literal["local", "piper", "remote"] = "local"
     url: str | None = None
-    voice: str = "joe"
+    # None: the backend's own default voice ("heart" for hibari, "joe" for Piper).
+    voice: str | None = None
     speed: float = 1.0
     connect_timeout_s: float = 5.0
     # How long the first (and each next) audio chunk may take.

@@ -55,7 +55,11 @@ class QueuedAudioSource(discord.AudioSource):
         self._idle_frames = 0
         self.frames_played += 1
         if finished_chunk is not None:
-            self._loop.call_soon_threadsafe(self._on_played, finished_chunk)
+            try:
+                self._loop.call_soon_threadsafe(self._on_played, finished_chunk)
+            except RuntimeError:  # the event loop has closed (shutdown): nobody is listening, stop playing
+                self._frames.clear()
+                return b""
         return frame
 
     def clear(self) -> int:

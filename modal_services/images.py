@@ -107,7 +107,7 @@ def weights_image() -> modal.Image:
 
 
 def core_requirements() -> list[str]:
-    """Parley's own dependencies without extras (no `local`: no torch, no GPL piper), from the
+    """Parley's own dependencies without extras (no `local`: no torch), from the
     installed package's metadata. Empty inside a container, which never builds images."""
     try:
         requirements = metadata.requires("parley") or []

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import faulthandler
 import json
 import logging
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -34,6 +36,9 @@ def main(
 ) -> None:
     from agent_core import logs
 
+    # A native crash (a model library built for another CPU) then still names the Python frame.
+    # (The process's own stderr: a captured sys.stderr may have no file descriptor.)
+    faulthandler.enable(file=sys.__stderr__)
     logs.configure(level=logging.DEBUG if verbose else logging.WARNING, json_lines=log_json, secrets=_known_secrets())
 
 
@@ -44,6 +49,29 @@ def _known_secrets() -> list[str | None]:
     names = ("DISCORD_TOKEN", "TWILIO_AUTH_TOKEN", "PARLEY_ADMIN_TOKEN", "PARLEY_SERVICES__TOKEN",
              "PARLEY_SERVICES__MODAL_SECRET", "PARLEY_LLM__API_KEY", "MODAL_TOKEN_SECRET")
     return [os.environ.get(name) for name in names]
+
+
+@app.command()
+def doctor(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
+) -> None:
+    """Load each embedded model in its own process and run one tiny inference; say what to fix."""
+    from parley.doctor import results_json, run_checks
+
+    results = run_checks()
+    if as_json:
+        print(results_json(results))
+    else:
+        table = Table(title="Embedded models")
+        for column in ("model", "status", "time", "detail / fix"):
+            table.add_column(column)
+        for result in results:
+            status = "[green]OK[/green]" if result.ok else "[red]failed[/red]"
+            detail = result.detail if result.ok else f"{result.detail}\n[bold]fix:[/bold] {result.fix}"
+            table.add_row(result.model, status, f"{result.seconds:.1f} s", detail)
+        console.print(table)
+    if not all(result.ok for result in results):
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -22,7 +22,7 @@ console = Console(stderr=True)
 
 
 def embedded_providers(settings: Settings) -> Providers:
-    """The embedded Whisper, SmolLM2 and Piper, whatever backends `settings` name for the client side."""
+    """The embedded Whisper, SmolLM2 and TTS voice, whatever backends `settings` name for the client side."""
     local = settings.model_copy(
         update={
             "stt": settings.stt.model_copy(update={"backend": "local"}),

