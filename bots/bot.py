@@ -20,6 +20,7 @@ from agent_core.providers import Providers
 from agent_core.settings import Settings
 from agent_core.storage import Database
 from bots.commands import ParleyCommands
+from bots.guild_voices import GuildVoices
 from bots.voice_service import VoiceService
 
 log = logging.getLogger(__name__)
@@ -46,16 +47,13 @@ class ParleyBot(commands.AutoShardedBot):
     async def setup_hook(self) -> None:
         await self.db.create_all()
         await self.providers.load()
-        tts = self.providers.tts
         await self.add_cog(
             ParleyCommands(
                 self,
                 voice=self.voice_service,
                 db=self.db,
                 personas=lambda: list_personas(self.settings.personas_dir),
-                voices=tts.voice_names,
-                can_clone=lambda: tts.can_clone,
-                clips_dir=self.settings.data_dir / "voices",
+                voices=GuildVoices(self.providers.tts),
             )
         )
 

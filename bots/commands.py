@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from pathlib import Path
 from typing import Literal
 
 import discord
@@ -18,6 +17,8 @@ from discord import app_commands
 from discord.ext import commands
 
 from agent_core import telemetry
+from agent_core.errors import ProviderError
+from agent_core.remote.connections import ServiceUnavailable
 from agent_core.storage import Database
 from bots.config_commands import (
     REPLY_MODES,
@@ -27,13 +28,8 @@ from bots.config_commands import (
     guild_id_of,
     reply,
 )
-from bots.voice_clips import (
-    MAX_UPLOAD_BYTES,
-    VoiceClipError,
-    prepare_voice_clip,
-    store_voice_clip,
-    validate_clip_name,
-)
+from bots.guild_voices import GuildVoices
+from bots.voice_clips import MAX_UPLOAD_BYTES, VoiceClipError, prepare_voice_clip, validate_clip_name
 from bots.voice_manager import GuildVoiceStatus, VoiceError, VoiceManager
 
 log = logging.getLogger(__name__)
@@ -74,17 +70,13 @@ class ParleyCommands(ConfigCommands, commands.Cog):
         voice: VoiceManager,
         db: Database,
         personas: Callable[[], list[str]],
-        voices: Callable[[], list[str]],
-        can_clone: Callable[[], bool],
-        clips_dir: Path,
+        voices: GuildVoices,
     ) -> None:
         self.bot = bot
         self.voice_manager = voice
         self.db = db
         self.personas = personas
         self.voices = voices
-        self.can_clone = can_clone
-        self.clips_dir = Path(clips_dir)
 
     # -- errors ----------------------------------------------------------------
 
@@ -185,13 +177,10 @@ class ParleyCommands(ConfigCommands, commands.Cog):
         settings = await self.db.get_guild_settings(guild_id)
         lines = [
             f"Current voice: **{settings['voice']}**" if settings.get("voice") else "Current voice: the default",
-            f"Voices: {', '.join(self.voices()) or 'none'}",
+            f"Voices: {', '.join(self.voices.shared()) or 'none'}",
         ]
-        clones = self._cloned_voices(guild_id)
-        if clones:
+        if clones := self.voices.cloned(guild_id):
             lines.append(f"Cloned for this server: {', '.join(clones)}")
-            if not self.can_clone():
-                lines.append("(The active TTS backend cannot clone voices, so cloned voices are not usable right now.)")
         await reply(interaction, "\n".join(lines))
 
     @voice_group.command(name="set", description="Switch voice (admins)")
@@ -202,9 +191,6 @@ class ParleyCommands(ConfigCommands, commands.Cog):
         known = self._known_voices(guild_id)
         if name not in known:
             await reply(interaction, f"Unknown voice `{name}`. Available: {', '.join(known) or 'none'}.")
-            return
-        if problem := self._voice_problem(guild_id, name):
-            await reply(interaction, problem)
             return
         await self._save_setting(interaction, "voice", name)
         await reply(interaction, f"Voice is now **{name}**.")
@@ -228,7 +214,10 @@ class ParleyCommands(ConfigCommands, commands.Cog):
         except VoiceClipError as exc:
             await reply(interaction, str(exc))
             return
-        if name in self.voices():
+        if not self.voices.can_clone:
+            await reply(interaction, f"The active TTS backend ({self.voices.backend}) cannot clone voices.")
+            return
+        if name in self.voices.shared():
             await reply(interaction, f"`{name}` is a built-in voice; pick another name for the clone.")
             return
         if attachment.size > MAX_UPLOAD_BYTES:
@@ -246,16 +235,13 @@ class ParleyCommands(ConfigCommands, commands.Cog):
         except VoiceClipError as exc:
             await reply(interaction, str(exc))
             return
-        await asyncio.to_thread(store_voice_clip, self.clips_dir, guild_id, name, wav)
-
-        if self.can_clone():
-            await reply(interaction, f"Stored voice **{name}**. Use `/voice set name:{name}` to speak with it.")
-        else:
-            await reply(
-                interaction,
-                f"Stored voice clip **{name}**, but the active TTS backend cannot clone voices. "
-                "The clip will be used by a backend that can.",
-            )
+        try:  # into the TTS backend's library, under this guild's namespace
+            await self.voices.clone(guild_id, name, wav)
+        except (ProviderError, ServiceUnavailable, ValueError) as exc:
+            log.warning("voice clone %r for guild %s failed: %s", name, guild_id, exc)
+            await reply(interaction, f"The TTS service could not clone **{name}**: {exc}")
+            return
+        await reply(interaction, f"Cloned voice **{name}**. Use `/voice set name:{name}` to speak with it.")
 
     # -- mode / say / status -------------------------------------------------------
 

@@ -7,14 +7,13 @@ conversation, so it survives a restart and takes effect at once.
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, TypeVar
 
 import discord
 from discord import app_commands
 
 from agent_core.storage import Database
-from bots.voice_clips import list_voice_clips
+from bots.guild_voices import GuildVoices
 from bots.voice_manager import VoiceManager
 
 T = TypeVar("T")
@@ -136,9 +135,7 @@ class ConfigCommands:
     voice_manager: VoiceManager
     db: Database
     personas: Callable[[], list[str]]
-    voices: Callable[[], list[str]]
-    can_clone: Callable[[], bool]
-    clips_dir: Path
+    voices: GuildVoices
 
     config_group = app_commands.Group(
         name="config", description="Show or change this server's Parley settings", guild_only=True
@@ -146,23 +143,8 @@ class ConfigCommands:
 
     # -- shared plumbing -----------------------------------------------------
 
-    def _cloned_voices(self, guild_id: int) -> list[str]:
-        return list_voice_clips(self.clips_dir, guild_id)
-
     def _known_voices(self, guild_id: int) -> list[str]:
-        """Built-in voices, then this guild's clips (a clip never shadows a built-in voice)."""
-        builtin = list(self.voices())
-        return builtin + [c for c in self._cloned_voices(guild_id) if c not in builtin]
-
-    def _voice_problem(self, guild_id: int, name: str) -> str | None:
-        if name in self.voices():
-            return None
-        if name in self._cloned_voices(guild_id) and not self.can_clone():
-            return (
-                f"`{name}` is a cloned voice, and the active TTS backend cannot clone voices. "
-                "The clip stays stored and will be used by a backend that can."
-            )
-        return None
+        return self.voices.known(guild_id)
 
     async def _save_setting(self, interaction: discord.Interaction, key: str, value: Any) -> None:
         guild_id = guild_id_of(interaction)
@@ -186,9 +168,6 @@ class ConfigCommands:
             parsed = parse_setting(key, value, personas=self.personas(), voices=self._known_voices(guild_id))
         except SettingError as exc:
             await reply(interaction, str(exc))
-            return
-        if key == "voice" and (problem := self._voice_problem(guild_id, parsed)):
-            await reply(interaction, problem)
             return
         await self._save_setting(interaction, key, parsed)
         await reply(interaction, f"`{key}` is now `{_show(parsed)}`.")

@@ -12,6 +12,7 @@ from agent_core.providers import Providers
 from agent_core.settings import Settings
 from agent_core.storage import Database
 from bots.conversation import ChannelConversation
+from bots.guild_voices import GuildVoices
 from bots.voice_client import ListeningVoiceClient
 from bots.voice_manager import GuildVoiceStatus, VoiceError
 
@@ -39,7 +40,7 @@ class VoiceService:
             updates["allow_interruptions"] = bool(stored["allow_interruptions"])
         return stored, session.model_copy(update=updates)
 
-    def _persona(self, stored: dict):
+    def _persona(self, guild_id: int, stored: dict):
         name = stored.get("persona") or self.settings.persona
         try:
             persona = load_persona(name, self.settings.personas_dir)
@@ -47,7 +48,8 @@ class VoiceService:
             log.error("stored persona %r is missing; using %r", name, self.settings.persona)
             persona = load_persona(self.settings.persona, self.settings.personas_dir)
         if stored.get("voice"):
-            persona = persona.model_copy(update={"voice": stored["voice"]})
+            voice = GuildVoices(self.providers.tts).backend_voice(guild_id, stored["voice"])
+            persona = persona.model_copy(update={"voice": voice})
         return persona
 
     async def join(self, guild: discord.Guild, channel: discord.VoiceChannel | discord.StageChannel) -> None:
@@ -65,7 +67,7 @@ class VoiceService:
         conversation = ChannelConversation(
             voice,  # type: ignore[arg-type]
             self.providers,
-            self._persona(stored),
+            self._persona(guild.id, stored),
             session_settings,
             reply_mode=stored.get("reply_mode", "always"),
             wake_name=stored.get("wake_name", "parley"),
@@ -132,7 +134,7 @@ class VoiceService:
         stored, session_settings = await self._session_settings(guild_id)
         conversation.set_reply_mode(stored.get("reply_mode", "always"), stored.get("wake_name", "parley"))
         conversation.session.update_settings(session_settings)
-        conversation.session.persona = self._persona(stored)
+        conversation.session.persona = self._persona(guild_id, stored)
 
     async def close(self) -> None:
         for guild_id in list(self.conversations):

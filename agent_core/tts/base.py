@@ -29,6 +29,25 @@ class UnknownVoiceError(ValueError):
         self.voice, self.backend, self.known = voice, backend, known
 
 
+# A cloned voice belongs to one namespace (a Discord guild, say): "<namespace>/<name>". Voices
+# without a namespace are the backend's own, shared by everyone.
+NAMESPACE_SEPARATOR = "/"
+
+
+def namespaced_voice(namespace: str, name: str) -> str:
+    return f"{namespace}{NAMESPACE_SEPARATOR}{name}"
+
+
+def voice_namespace(voice: str) -> str | None:
+    namespace, separator, _ = voice.partition(NAMESPACE_SEPARATOR)
+    return namespace if separator else None
+
+
+def visible_voices(voices: list[str], namespace: str | None) -> list[str]:
+    """The shared voices plus `namespace`'s own: what one namespace may see and use."""
+    return [v for v in voices if voice_namespace(v) in (None, namespace)]
+
+
 class TextToSpeech(ABC):
     name: str = "tts"
     # Whether the backend can speak in a voice cloned from a reference clip.
@@ -47,8 +66,11 @@ class TextToSpeech(ABC):
     ) -> AsyncIterator[AudioFrame]:
         """Speak `text`; frames may come at any sample rate (each carries its own)."""
 
-    async def clone_voice(self, name: str, wav_bytes: bytes) -> str:
-        """Store a voice cloned from a reference clip (16-bit WAV); only when `can_clone`."""
+    async def clone_voice(self, name: str, wav_bytes: bytes, *, namespace: str | None = None) -> str:
+        """Store a voice cloned from a reference clip (16-bit WAV); only when `can_clone`.
+
+        Returns the voice to synthesize with (`namespace/name` when namespaced).
+        """
         raise NotImplementedError(f"{self.name} cannot clone voices")
 
     async def aclose(self) -> None:

@@ -20,7 +20,7 @@ from websockets.exceptions import ConnectionClosed
 from agent_core.audio.frames import AudioFrame
 from agent_core.errors import ProviderError
 from agent_core.remote.connections import ConnectionPool, ServiceEndpoint, ServiceUnavailable
-from agent_core.tts.base import SpeechStyle, TextToSpeech
+from agent_core.tts.base import SpeechStyle, TextToSpeech, UnknownVoiceError
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +49,10 @@ class RemoteTts(TextToSpeech):
         except (ServiceUnavailable, ProviderError) as exc:
             log.warning("TTS service not reachable yet: %s", exc)
 
-    async def clone_voice(self, name: str, wav_bytes: bytes) -> str:
+    async def clone_voice(self, name: str, wav_bytes: bytes, *, namespace: str | None = None) -> str:
+        form = {"name": name} | ({"namespace": namespace} if namespace else {})
         result = await self._http("POST", "/v1/voices", files={"file": (f"{name}.wav", wav_bytes, "audio/wav")},
-                                  data={"name": name})
+                                  data=form)
         self._voices = sorted(set(self._voices) | {result["name"]})
         return str(result["name"])
 
@@ -82,7 +83,7 @@ class RemoteTts(TextToSpeech):
                 if started or attempt == 2:
                     raise ProviderError("tts", f"connection lost: {exc}") from exc
                 log.warning("TTS connection dropped before any audio (%s); retrying", exc)
-            except ProviderError:
+            except (ProviderError, UnknownVoiceError):
                 finished = True
                 self.pool.release(conn)  # the service answered "error" cleanly: the connection is fine
                 raise
@@ -110,6 +111,8 @@ class RemoteTts(TextToSpeech):
                 sample_rate = int(message["sample_rate"])
             elif kind == "done":
                 return
+            elif kind == "error" and message.get("code") == "unknown_voice":
+                raise UnknownVoiceError(message.get("voice", ""), self.name, list(message.get("voices", [])))
             elif kind == "error":
                 raise ProviderError("tts", f"service error: {message.get('message')}")
 

@@ -19,7 +19,14 @@ from agent_core.audio.resample import StreamResampler
 from agent_core.blocking import iterate_in_thread
 from agent_core.errors import ProviderError
 from agent_core.stt.base import STT_SAMPLE_RATE, SpeechToText, SttStream
-from agent_core.tts.base import SpeechStyle, TextToSpeech
+from agent_core.tts.base import (
+    SpeechStyle,
+    TextToSpeech,
+    UnknownVoiceError,
+    namespaced_voice,
+    visible_voices,
+    voice_namespace,
+)
 
 from .chatterbox_tts import ChatterboxEngine
 from .kyutai_stt import FRAME, SR, KyutaiSttEngine
@@ -97,6 +104,9 @@ class _KyutaiStream(SttStream):
         await asyncio.get_running_loop().run_in_executor(self._owner.executor, self._stream.close)
 
 
+CHECKPOINT_VOICE = "default"  # the voice the Chatterbox checkpoint ships with
+
+
 class ChatterboxSpeech(TextToSpeech):
     name = "chatterbox"
     can_clone = True
@@ -108,13 +118,22 @@ class ChatterboxSpeech(TextToSpeech):
         self.executor = ThreadPoolExecutor(max_workers=engine.max_streams, thread_name_prefix="parley-chatterbox")
 
     def voice_names(self) -> list[str]:
-        return ["default", *self.engine.voices()]  # "default": the voice the checkpoint ships with
+        return [CHECKPOINT_VOICE, *self.engine.voices()]
+
+    def engine_voice(self, voice: str | None) -> str | None:
+        """The engine's name for `voice` (None: the checkpoint's own); an unknown voice is refused, never replaced."""
+        name = voice or self.default_voice
+        if name is None or name == CHECKPOINT_VOICE:
+            return None
+        if name not in self.engine.voices():
+            raise UnknownVoiceError(name, self.name, visible_voices(self.voice_names(), voice_namespace(name)))
+        return name
 
     async def synthesize(
         self, text: str, *, voice: str | None = None, style: SpeechStyle | None = None
     ) -> AsyncIterator[AudioFrame]:
         options = style.model_dump(exclude_none=True) if style else {}
-        name = voice if voice in self.engine.voices() else self.default_voice  # else the checkpoint's own
+        name = self.engine_voice(voice)
 
         def chunks():
             return self.engine.synthesize_stream(text, voice=name, **options)
@@ -123,8 +142,9 @@ class ChatterboxSpeech(TextToSpeech):
             async for samples in pieces:
                 yield AudioFrame.from_float32(samples, SR)
 
-    async def clone_voice(self, name: str, wav_bytes: bytes) -> str:
-        return await asyncio.get_running_loop().run_in_executor(self.executor, self.engine.clone_voice, name, wav_bytes)
+    async def clone_voice(self, name: str, wav_bytes: bytes, *, namespace: str | None = None) -> str:
+        voice = namespaced_voice(namespace, name) if namespace else name
+        return await asyncio.get_running_loop().run_in_executor(self.executor, self.engine.clone_voice, voice, wav_bytes)
 
     async def aclose(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)

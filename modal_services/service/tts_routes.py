@@ -23,7 +23,7 @@ from agent_core.audio.frames import AudioFrame
 from agent_core.audio.resample import StreamResampler
 from agent_core.audio.voice_clip import MAX_UPLOAD_BYTES, VoiceClipError, prepare_voice_clip, validate_clip_name
 from agent_core.remote.protocol import MAX_TEXT_CHARS, TTS_PATH, TtsRequest, TtsSpeak
-from agent_core.tts.base import SpeechStyle, TextToSpeech
+from agent_core.tts.base import SpeechStyle, TextToSpeech, UnknownVoiceError, visible_voices
 from modal_services.service.auth import ServiceAuth
 
 log = logging.getLogger(__name__)
@@ -65,6 +65,9 @@ def tts_router(tts: TextToSpeech, auth: ServiceAuth) -> APIRouter:
             first = await anext(frames)
         except StopAsyncIteration:
             raise HTTPException(502, "the engine produced no audio") from None
+        except UnknownVoiceError as exc:  # the caller's mistake, named with the voices it may use
+            await frames.aclose()
+            raise HTTPException(400, str(exc)) from exc  # the message lists the known voices
         except Exception as exc:
             await frames.aclose()
             log.exception("speech synthesis failed")
@@ -82,20 +85,26 @@ def tts_router(tts: TextToSpeech, auth: ServiceAuth) -> APIRouter:
         return StreamingResponse(body(), media_type=media)
 
     @router.get("/v1/voices", dependencies=[Depends(auth.check_request)])
-    async def voices() -> dict[str, Any]:
-        return {"voices": tts.voice_names(), "can_clone": tts.can_clone}
+    async def voices(namespace: str | None = None) -> dict[str, Any]:
+        """The shared voices plus `namespace`'s clones; never another namespace's."""
+        return {"voices": visible_voices(tts.voice_names(), namespace), "can_clone": tts.can_clone}
 
     @router.post("/v1/voices", dependencies=[Depends(auth.check_request)])
-    async def clone(name: Annotated[str, Form()], file: Annotated[UploadFile, File()]) -> dict[str, Any]:
+    async def clone(
+        name: Annotated[str, Form()], file: Annotated[UploadFile, File()], namespace: Annotated[str | None, Form()] = None
+    ) -> dict[str, Any]:
+        """Clone a voice from a clip; with a namespace (a guild) only that namespace sees and uses it."""
         if not tts.can_clone:
             raise HTTPException(501, f"{tts.name} cannot clone voices")
         data = await file.read(MAX_UPLOAD_BYTES + 1)
         try:
             validate_clip_name(name)
+            if namespace is not None:
+                validate_clip_name(namespace)
             wav = await asyncio.to_thread(prepare_voice_clip, data, file.filename or f"{name}.wav")
         except VoiceClipError as exc:
             raise HTTPException(400, str(exc)) from exc
-        return {"name": await tts.clone_voice(name, wav)}
+        return {"name": await tts.clone_voice(name, wav, namespace=namespace)}
 
     return router
 
@@ -173,6 +182,10 @@ class _TtsConnection:
         except asyncio.CancelledError:
             with suppress(Exception):  # the client may be gone already
                 await self._send({"type": "done", "id": request.id, "cancelled": True})
+            return
+        except UnknownVoiceError as exc:
+            await self._send({"type": "error", "id": request.id, "code": "unknown_voice", "message": str(exc),
+                              "voice": exc.voice, "voices": exc.known})
             return
         except Exception as exc:
             log.warning("TTS failed for request %s: %s", request.id, exc)

@@ -21,7 +21,9 @@ from discord.webhook.async_ import async_context
 from pydub.generators import Sine
 
 from agent_core.storage import Database
+from agent_core.tts.base import TextToSpeech, namespaced_voice
 from bots.commands import ParleyCommands
+from bots.guild_voices import GuildVoices
 from bots.voice_manager import GuildVoiceStatus, VoiceError
 
 GUILD, TEXT, VOICE = 100, 300, 200
@@ -33,6 +35,33 @@ VOICES = [f"voice{i:02d}" for i in range(30)]  # more than Discord's 25 autocomp
 _ids = itertools.count(10_000)
 
 needs_ffmpeg = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed")
+
+
+class LibraryTts(TextToSpeech):
+    """A TTS backend's voice library, without the speech: clones are recorded."""
+
+    name = "library-tts"
+
+    def __init__(self) -> None:
+        self.voices = list(VOICES)
+        self.can_clone = True
+        self.clones: dict[str, bytes] = {}
+        self.clone_error: Exception | None = None
+
+    def voice_names(self) -> list[str]:
+        return list(self.voices)
+
+    async def clone_voice(self, name: str, wav_bytes: bytes, *, namespace: str | None = None) -> str:
+        if self.clone_error:
+            raise self.clone_error
+        voice = namespaced_voice(namespace, name) if namespace else name
+        self.clones[voice] = wav_bytes
+        self.voices.append(voice)
+        return voice
+
+    async def synthesize(self, text, *, voice=None, style=None):
+        raise AssertionError("the commands never synthesize")
+        yield
 
 
 class FakeVoice:
@@ -121,10 +150,9 @@ def opt(name: str, value: Any, type: int = 3, **extra: Any) -> dict:
 
 
 class Harness:
-    def __init__(self, bot: commands.Bot, cog: ParleyCommands, db: Database, voice: FakeVoice, clips: Path) -> None:
-        self.bot, self.cog, self.db, self.voice, self.clips = bot, cog, db, voice, clips
+    def __init__(self, bot: commands.Bot, cog: ParleyCommands, db: Database, voice: FakeVoice, tts: LibraryTts) -> None:
+        self.bot, self.cog, self.db, self.voice, self.tts = bot, cog, db, voice, tts
         self.recorder = Recorder()
-        self.can_clone = True
         self.downloads: list[str] = []
         self.attachment_bytes = b""
 
@@ -173,12 +201,10 @@ async def start_harness(tmp_path: Path) -> Harness:
     db = Database.for_data_dir(tmp_path / "data")
     await db.create_all()
     voice = FakeVoice()
-    harness: Harness
-    cog = ParleyCommands(bot, voice=voice, db=db, personas=lambda: PERSONAS, voices=lambda: VOICES,
-                         can_clone=lambda: harness.can_clone, clips_dir=tmp_path / "clips")  # fmt: skip
+    tts = LibraryTts()
+    cog = ParleyCommands(bot, voice=voice, db=db, personas=lambda: PERSONAS, voices=GuildVoices(tts))
     await bot.add_cog(cog)
-    harness = Harness(bot, cog, db, voice, tmp_path / "clips")
-    return harness
+    return Harness(bot, cog, db, voice, tts)
 
 
 def wav_tone(seconds: float) -> bytes:

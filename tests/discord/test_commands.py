@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import wave
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 from discord.ext import commands
 from prometheus_client import REGISTRY
 
+from agent_core.errors import ProviderError
 from bots.voice_manager import GuildVoiceStatus, VoiceError
 from tests.discord.commandkit import (
     ADMIN,
@@ -176,33 +178,54 @@ async def test_autocomplete_is_filtered_and_capped(h: Harness) -> None:
 
 
 @needs_ffmpeg
-async def test_voice_clone_stores_a_24k_mono_clip(h: Harness) -> None:
+async def test_voice_clone_uploads_a_24k_mono_clip_to_the_backend_under_the_guild(h: Harness) -> None:
     h.attachment_bytes = wav_tone(4)
     option, resolved = attachment("me.wav", len(h.attachment_bytes))
     sent = await h.run("voice clone", opt("name", "narrator"), option, resolved=resolved)
     assert sent.sent[0] == {"type": 5, "data": {"flags": EPHEMERAL}}  # deferred, ephemeral
     assert_ephemeral_message(sent.sent[-1])
-    assert "Stored voice **narrator**" in sent.last_text()
-    with wave.open(str(h.clips / str(GUILD) / "narrator.wav"), "rb") as wav:
+    assert "Cloned voice **narrator**" in sent.last_text()
+    assert list(h.tts.clones) == [f"guild-{GUILD}/narrator"]  # in the backend's library, namespaced
+    with wave.open(io.BytesIO(h.tts.clones[f"guild-{GUILD}/narrator"]), "rb") as wav:
         assert (wav.getframerate(), wav.getnchannels(), wav.getsampwidth()) == (24000, 1, 2)
     await h.run("voice set", opt("name", "narrator"))
     assert await h.settings() == {"voice": "narrator"}
+    await h.run("voice list", uid=MEMBER, perms=0)
+    assert "Cloned for this server: narrator" in h.recorder.last_text()
+    assert "guild-" not in h.recorder.last_text()
+
+
+async def test_another_guilds_clones_are_neither_listed_nor_settable(h: Harness) -> None:
+    h.tts.voices.append(f"guild-{GUILD + 1}/theirs")
+    await h.run("voice list", uid=MEMBER, perms=0)
+    assert "theirs" not in h.recorder.last_text() and "Cloned for this server" not in h.recorder.last_text()
+    await h.run("voice set", opt("name", "theirs"))
+    assert "Unknown voice `theirs`" in h.recorder.last_text()
+    await h.run("voice set", opt("name", f"guild-{GUILD + 1}/theirs"))
+    assert "Unknown voice" in h.recorder.last_text()
+    assert await h.settings() == {}
+
+
+async def test_voice_clone_when_backend_cannot_clone_says_so_before_downloading(h: Harness) -> None:
+    h.tts.can_clone = False
+    option, resolved = attachment("me.wav", 1000)
+    await h.run("voice clone", opt("name", "narrator"), option, resolved=resolved)
+    assert "The active TTS backend (library-tts) cannot clone voices." in h.recorder.last_text()
+    assert h.downloads == [] and h.tts.clones == {}
+    await h.run("voice set", opt("name", "narrator"))
+    assert "Unknown voice `narrator`" in h.recorder.last_text()
+    assert await h.settings() == {}
 
 
 @needs_ffmpeg
-async def test_voice_clone_when_backend_cannot_clone(h: Harness) -> None:
-    h.can_clone = False
+async def test_voice_clone_reports_a_failed_upload(h: Harness) -> None:
+    h.tts.clone_error = ProviderError("tts", "POST /v1/voices: HTTP 503 cold start")
     h.attachment_bytes = wav_tone(4)
     option, resolved = attachment("me.wav", len(h.attachment_bytes))
     await h.run("voice clone", opt("name", "narrator"), option, resolved=resolved)
-    assert "the active TTS backend cannot clone voices" in h.recorder.last_text()
-    assert "will be used by a backend that can" in h.recorder.last_text()
-    assert (h.clips / str(GUILD) / "narrator.wav").is_file()
-    await h.run("voice set", opt("name", "narrator"))
-    assert "cannot clone voices" in h.recorder.last_text()
-    assert await h.settings() == {}
+    assert "could not clone **narrator**" in h.recorder.last_text() and "HTTP 503" in h.recorder.last_text()
     await h.run("voice list", uid=MEMBER, perms=0)
-    assert "Cloned for this server: narrator" in h.recorder.last_text()
+    assert "narrator" not in h.recorder.last_text()
 
 
 @pytest.mark.parametrize(
@@ -219,7 +242,7 @@ async def test_voice_clone_rejects_bad_clips(h: Harness, data: bytes, expected: 
     assert h.recorder.sent[0]["type"] == 5
     assert_ephemeral_message(h.recorder.sent[-1])
     assert expected in h.recorder.last_text()
-    assert not (h.clips / str(GUILD)).exists()
+    assert h.tts.clones == {}
 
 
 async def test_voice_clone_rejects_bad_names_before_downloading(h: Harness) -> None:

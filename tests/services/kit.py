@@ -13,7 +13,7 @@ from agent_core.remote.connections import ServiceEndpoint, websocket_url
 from agent_core.remote.protocol import STT_PATH, TTS_PATH
 from agent_core.stt.base import SpeechToText, SttStream
 from agent_core.stt.remote import RemoteStt
-from agent_core.tts.base import SpeechStyle, TextToSpeech
+from agent_core.tts.base import SpeechStyle, TextToSpeech, namespaced_voice
 from agent_core.tts.remote import RemoteTts
 from modal_services.service import create_services_app
 from parley.local_server import running_server
@@ -80,10 +80,11 @@ class ToneTts(TextToSpeech):
     def voice_names(self) -> list[str]:
         return list(self.voices)
 
-    async def clone_voice(self, name: str, wav_bytes: bytes) -> str:
+    async def clone_voice(self, name: str, wav_bytes: bytes, *, namespace: str | None = None) -> str:
         assert wav_bytes[:4] == b"RIFF"
-        self.voices.append(name)
-        return name
+        voice = namespaced_voice(namespace, name) if namespace else name
+        self.voices.append(voice)
+        return voice
 
     async def synthesize(self, text, *, voice=None, style=None) -> AsyncIterator[AudioFrame]:
         self.started.append(text)

@@ -15,7 +15,7 @@ import pytest
 
 from agent_core.audio.frames import AudioFrame
 from agent_core.errors import ProviderError
-from agent_core.tts.base import SpeechStyle
+from agent_core.tts.base import SpeechStyle, UnknownVoiceError
 from modal_services.engines.kyutai_stt import FRAME, Word
 from modal_services.engines.speech_adapters import ChatterboxSpeech, KyutaiSpeechToText
 
@@ -132,9 +132,27 @@ async def test_chatterbox_streams_24khz_chunks_with_style_and_voices():
     assert [f.sample_rate for f in frames] == [24000] * 5
     assert AudioFrame.from_float32(np.full(2400, 0.3, np.float32), 24000).pcm == frames[2].pcm
     assert engine.calls[-1] == ("Hello there.", "ada", {"exaggeration": 0.8, "seed": 1})
-    [f async for f in tts.synthesize("Hi.", voice="nobody")]
-    assert engine.calls[-1][1] is None  # an unknown voice falls back to the checkpoint's own
+    calls = len(engine.calls)
+    with pytest.raises(UnknownVoiceError, match="unknown voice 'nobody' for chatterbox; known voices: default, ada"):
+        [f async for f in tts.synthesize("Hi.", voice="nobody")]
+    assert len(engine.calls) == calls  # refused, never spoken in another voice
+    [f async for f in tts.synthesize("Hi.", voice="default")]
+    [f async for f in tts.synthesize("Hi.")]
+    assert [c[1] for c in engine.calls[-2:]] == [None, None]  # "default" and no voice: the checkpoint's own
     assert tts.voice_names() == ["default", "ada"]
+    await tts.aclose()
+
+
+async def test_chatterbox_keeps_namespaced_clones_apart():
+    engine = FakeChatterbox()
+    tts = ChatterboxSpeech(engine)
+    assert await tts.clone_voice("ada", b"RIFF....", namespace="guild-1") == "guild-1/ada"
+    assert await tts.clone_voice("bob", b"RIFF....", namespace="guild-2") == "guild-2/bob"
+    [f async for f in tts.synthesize("Hi.", voice="guild-1/ada")]
+    assert engine.calls[-1][1] == "guild-1/ada"
+    with pytest.raises(UnknownVoiceError) as refused:
+        [f async for f in tts.synthesize("Hi.", voice="guild-2/ada")]
+    assert refused.value.known == ["default", "guild-2/bob"]  # guild 2 is never told of guild 1's voices
     await tts.aclose()
 
 
