@@ -27,6 +27,7 @@ import discord
 from discord.voice_state import VoiceConnectionState
 
 from bots.speaker_map import SpeakerMap
+from bots.voice_connection import ListeningConnectionState
 from bots.voice_packet import OPUS_SILENCE
 from bots.voice_receive import TransportKeys, VoiceReceiver
 
@@ -56,7 +57,7 @@ class ListeningVoiceClient(discord.VoiceClient):
         super().__init__(client, channel)
 
     def create_connection_state(self) -> VoiceConnectionState:
-        return VoiceConnectionState(self, hook=self._voice_ws_hook)
+        return ListeningConnectionState(self, hook=self._voice_ws_hook)
 
     async def _voice_ws_hook(self, ws: Any, msg: dict[str, Any]) -> None:
         # This runs inside discord.py's voice websocket reader: an exception here would stop it

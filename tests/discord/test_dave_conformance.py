@@ -221,20 +221,38 @@ async def test_unencrypted_frames_are_refused_but_pass_during_a_downgrade_transi
     await until(lambda: room.heard_frames() == 21, what="plain frames without E2EE")
 
 
-@pytest.mark.xfail(reason="unfinished: discord.py's rejoin does not complete against the simulated main gateway "
-                   "(voice state/server update order not yet modelled); see README", strict=False)
 @pytest.mark.parametrize("close_code", [4006, 4015])
 async def test_a_reconnect_keeps_the_conversation(room, jfk_opening, close_code):
     alice, _ = await two_members(room)
     await room.join()
     conversation, voice, key = room.conversation, room.voice, room.gateway.secret_key
+    voice_state_requests = room.guild.voice_state_requests
     room.gateway.speak(alice, speech(jfk_opening))
     await wait_for(conversation.session, ev.TranscriptFinal, timeout=10)
-    room.gateway.bot_ws.server_close(close_code)  # discord.py leaves and rejoins (4006) or resumes (4015) by itself
+    # The channel is quiet now: nothing wakes discord.py's socket reader but Parley's socket.
+    room.gateway.bot_ws.server_close(close_code)  # discord.py rejoins (4006) or resumes (4015) by itself
     await until(lambda: room.gateway.bot_ws.closed is False and voice.is_connected(), timeout=15, what="reconnected")
     await room.in_group()
     assert room.conversation is conversation and room.voice is voice  # same conversation, same history
     assert (room.gateway.secret_key != key) == (close_code == 4006)  # a new session brings a new transport key
+    if close_code == 4015:  # a resume is op 7 on the voice websocket, nothing asked of the main gateway
+        assert room.gateway.sent_ops.count(7) == 1 and room.guild.voice_state_requests == voice_state_requests
+    room.gateway.speak(alice, speech(jfk_opening))
+    finals = await wait_for(conversation.session, ev.TranscriptFinal, count=2, timeout=15)
+    assert [f.speaker for f in finals] == ["Alice", "Alice"]
+
+
+async def test_a_voice_server_change_keeps_the_conversation(room, jfk_opening):
+    alice, _ = await two_members(room)
+    await room.join()
+    conversation, voice, first_socket = room.conversation, room.voice, room.gateway.bot_ws
+    room.gateway.speak(alice, speech(jfk_opening))
+    await wait_for(conversation.session, ev.TranscriptFinal, timeout=10)
+    await room.guild.move_voice_server()  # Discord fails over: a VOICE_SERVER_UPDATE out of the blue
+    await until(lambda: room.gateway.bot_ws is not first_socket and voice.is_connected(), timeout=15,
+                what="connected to the new voice server")
+    await room.in_group()
+    assert room.conversation is conversation
     room.gateway.speak(alice, speech(jfk_opening))
     finals = await wait_for(conversation.session, ev.TranscriptFinal, count=2, timeout=15)
     assert [f.speaker for f in finals] == ["Alice", "Alice"]

@@ -270,6 +270,7 @@ class FakeGuild:
         self.me = SimpleNamespace(id=gateway.bot_id, voice=None)  # discord.py reads me.voice when it reconnects
         self._members = {uid: SimpleNamespace(id=uid, display_name=name, bot=False) for uid, name in members.items()}
         self.state: FakeClientState | None = None
+        self.voice_state_requests = 0  # gateway op 4s: join, leave, rejoin
 
     @property
     def voice_client(self):
@@ -282,6 +283,7 @@ class FakeGuild:
         return self.channel if channel_id == self.channel.id else None
 
     async def change_voice_state(self, *, channel, self_deaf: bool = False, self_mute: bool = False) -> None:
+        self.voice_state_requests += 1
         asyncio.get_running_loop().call_later(0.01, lambda: asyncio.ensure_future(self._deliver(channel)))
 
     async def _deliver(self, channel) -> None:
@@ -292,6 +294,11 @@ class FakeGuild:
         await voice.on_voice_state_update({"channel_id": channel_id, "session_id": "s1", "user_id": "0"})
         if channel is not None:
             await voice.on_voice_server_update({"token": "t", "guild_id": str(self.id), "endpoint": "voice.test"})
+
+
+    async def move_voice_server(self) -> None:
+        """Discord moves the call to another voice server and says so on the main gateway, unasked."""
+        await self.voice_client.on_voice_server_update({"token": "t2", "guild_id": str(self.id), "endpoint": "voice2.test"})
 
 
 class FakeChannel:
