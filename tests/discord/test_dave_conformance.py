@@ -11,8 +11,10 @@ socket into discord.py's SocketReader, then ListeningVoiceClient -> receiver
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import struct
+from collections.abc import AsyncIterator
 
 import davey
 import discord
@@ -34,6 +36,7 @@ from tests.discord import davey_vectors
 from tests.discord.mls_external_sender import ExternalSender, read_opaque, sign_content
 from tests.discord.voice_gateway import MODE, FakeChannel, FakeClientState, FakeGuild, VoiceGateway
 from tests.discord.voicekit import opus_frames
+from tests.integration.conftest import words
 from tests.sessionkit import wait_for
 
 GUILD, CHANNEL, BOT, ALICE, BOB, CAROL = 4242, 927310423890473011, 99, 101, 202, 303
@@ -97,9 +100,8 @@ class Channel:
         return self.conversation.receiver.stats["frames"]
 
 
-@pytest.fixture
-async def room(tmp_path, monkeypatch):
-    monkeypatch.setattr("bots.voice_client.KEEPALIVE_S", 0.3)
+@contextlib.asynccontextmanager
+async def voice_room(tmp_path, stt, turn: TurnSettings) -> AsyncIterator[Channel]:
     loop = asyncio.get_running_loop()
     gateway = VoiceGateway(CHANNEL, BOT)
     await gateway.start()
@@ -109,14 +111,23 @@ async def room(tmp_path, monkeypatch):
     settings = Settings(data_dir=tmp_path)
     db = Database.for_data_dir(tmp_path)
     await db.create_all()
-    stt = ScriptedStt(["Hello Parley.", "Still me.", "Carol here.", "After the reconnect."] * 3)
     providers = Providers(stt=stt, llm=ScriptedLlm(["Hi."] * 12), tts=ScriptedTts(sample_rate=24000))
-    settings.session.turn = TurnSettings(min_speech_ms=96, end_of_turn_silence_ms=320)
+    settings.session.turn = turn
     service = VoiceService(settings, providers, db)
-    yield Channel(gateway, guild, channel, service)
-    await service.close()
-    gateway.close()
-    await db.close()
+    try:
+        yield Channel(gateway, guild, channel, service)
+    finally:
+        await service.close()
+        gateway.close()
+        await db.close()
+
+
+@pytest.fixture
+async def room(tmp_path, monkeypatch):
+    monkeypatch.setattr("bots.voice_client.KEEPALIVE_S", 0.3)
+    stt = ScriptedStt(["Hello Parley.", "Still me.", "Carol here.", "After the reconnect."] * 3)
+    async with voice_room(tmp_path, stt, TurnSettings(min_speech_ms=96, end_of_turn_silence_ms=320)) as channel:
+        yield channel
 
 
 def speech(jfk_opening) -> list[bytes]:
@@ -275,6 +286,27 @@ async def test_a_failing_hook_does_not_stop_discords_voice_reader(room, caplog):
     room.gateway.bot_ws.push(5, {"user_id": str(CAROL), "ssrc": 3003, "speaking": 1})
     await until(lambda: room.voice.speakers.user_for(3003) == CAROL, what="the reader carried on")
     assert "voice websocket hook failed" in caplog.text
+
+
+@pytest.mark.models
+async def test_real_speech_through_opus_and_dave_comes_out_as_whisper_text(tmp_path, jfk):
+    from agent_core.stt.whisper_local import WhisperStt
+
+    defaults = Settings(data_dir=tmp_path)
+    whisper = WhisperStt(model=defaults.stt.model, cache_dir=defaults.models_dir, language="en",
+                         chunk_length_s=defaults.stt.window_s)
+    await whisper.load()
+    turn = TurnSettings(end_of_turn_silence_ms=1200)  # the speech's own pauses are shorter
+    async with voice_room(tmp_path, whisper, turn) as room:
+        alice, _ = await two_members(room)
+        await room.join()
+        frames = opus_frames(jfk) + opus_frames(AudioFrame.silence(1.5, 16000))
+        room.gateway.speak(alice, frames)  # DAVE-encrypted by Alice's davey session, over loopback UDP
+        [final] = await wait_for(room.conversation.session, ev.TranscriptFinal, timeout=90)
+        stats = room.conversation.receiver.stats
+    assert final.speaker == "Alice"
+    assert "ask not what your country can do for you" in words(final.text)
+    assert stats["dave_failed"] == 0 and stats["unmapped_ssrc"] == 0 and stats["frames"] >= len(frames) - 5
 
 
 def test_mls_message_helpers_are_consistent():
