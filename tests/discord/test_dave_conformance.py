@@ -301,7 +301,7 @@ async def test_real_speech_through_opus_and_dave_comes_out_as_whisper_text(tmp_p
         alice, _ = await two_members(room)
         await room.join()
         frames = opus_frames(jfk) + opus_frames(AudioFrame.silence(1.5, 16000))
-        room.gateway.speak(alice, frames)  # DAVE-encrypted by Alice's davey session, over loopback UDP
+        await room.gateway.speak_paced(alice, frames)  # DAVE-encrypted by Alice's davey session, over loopback UDP
         [final] = await wait_for(room.conversation.session, ev.TranscriptFinal, timeout=90)
         stats = room.conversation.receiver.stats
     assert final.speaker == "Alice"

@@ -174,6 +174,13 @@ class VoiceGateway:
                                 counter=self.counter, key=self.secret_key, extension=b"\x00" * 4)
             self.udp.sendto(packet, self.bot_address)
 
+    async def speak_paced(self, member: Member, opus_frames: list[bytes], *, frames_per_tick: int = 10,
+                          tick_s: float = 0.02) -> None:
+        """Like `speak`, paced (here 5x real time): a burst of hundreds of packets overflows the bot's UDP buffer."""
+        for start in range(0, len(opus_frames), frames_per_tick):
+            self.speak(member, opus_frames[start:start + frames_per_tick])
+            await asyncio.sleep(tick_s)
+
     # ----- MLS rounds ---------------------------------------------------------------------
 
     async def _commit_round(
