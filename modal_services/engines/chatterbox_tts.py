@@ -142,7 +142,7 @@ class ChatterboxEngine:
             return self._voices[name]
 
     def clone_voice(self, name: str, wav_bytes: bytes) -> str:
-        """Store a 3-30 s reference clip as voices_dir/<name>.wav."""
+        """Store a 3-30 s reference clip as voices_dir/<name>.wav (a namespaced `ns/name` in voices_dir/ns/)."""
         self.library.store(name, wav_bytes)
         with self._lock:
             self._voices.pop(name, None)  # a re-cloned voice is prepared afresh

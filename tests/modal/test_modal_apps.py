@@ -225,6 +225,8 @@ def test_cloned_voices_are_committed_and_other_containers_clones_reloaded(tmp_pa
     try:
         library.store("alice", clip.getvalue())
         assert volume.commits == 1 and library.names() == ["alice"]
+        library.store("guild-7/alice", clip.getvalue())  # a guild's clone: its own folder, committed too
+        assert volume.commits == 2 and library.names() == ["alice", "guild-7/alice"]
         deadline = time.monotonic() + 5
         while volume.reloads < 3 and time.monotonic() < deadline:
             time.sleep(0.01)
