@@ -10,7 +10,8 @@ reconnect changes them.
 The connection's life: discord.py leaves and rejoins by itself on most voice
 close codes (4006, 4015, a server change), and a voice-state update showing the
 bot "gone" is part of that. Only `cleanup()` means the connection is over; the
-close listeners run then, and nowhere else.
+close listeners run then, and nowhere else. Where discord.py's own rejoin or
+resume would fail, bots/voice_connection.py steps in.
 """
 
 from __future__ import annotations

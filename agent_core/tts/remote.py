@@ -42,9 +42,9 @@ class RemoteTts(TextToSpeech):
     async def load(self) -> None:
         # The service may be cold (a GPU container starting): say so, but keep the platform up.
         try:
-            health = await self._http("GET", "/health")
-            self._voices = list(health.get("voices", []))
-            self.can_clone = bool(health.get("can_clone", False))
+            library = await self._http("GET", "/v1/voices")  # with the namespaced clones, unlike /health
+            self._voices = list(library.get("voices", []))
+            self.can_clone = bool(library.get("can_clone", False))
             await self.pool.warm()
         except (ServiceUnavailable, ProviderError) as exc:
             log.warning("TTS service not reachable yet: %s", exc)

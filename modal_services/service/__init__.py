@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from agent_core.llm.base import LanguageModel
 from agent_core.stt.base import SpeechToText
-from agent_core.tts.base import TextToSpeech
+from agent_core.tts.base import TextToSpeech, visible_voices
 from modal_services.service.auth import ServiceAuth
 
 
@@ -39,7 +39,8 @@ def create_services_app(
         if stt is not None:
             body["stt"] = stt.name
         if tts is not None:
-            body.update(tts=tts.name, voices=tts.voice_names(), can_clone=tts.can_clone)
+            # No auth here: the shared voices only, never a namespace's clones (GET /v1/voices has those)
+            body.update(tts=tts.name, voices=visible_voices(tts.voice_names(), None), can_clone=tts.can_clone)
         if llm is not None:
             body["llm"] = llm_model_name
         return body

@@ -86,8 +86,9 @@ def tts_router(tts: TextToSpeech, auth: ServiceAuth) -> APIRouter:
 
     @router.get("/v1/voices", dependencies=[Depends(auth.check_request)])
     async def voices(namespace: str | None = None) -> dict[str, Any]:
-        """The shared voices plus `namespace`'s clones; never another namespace's."""
-        return {"voices": visible_voices(tts.voice_names(), namespace), "can_clone": tts.can_clone}
+        """Every voice for the platform holding the token; with `namespace`, what that namespace may use."""
+        names = tts.voice_names() if namespace is None else visible_voices(tts.voice_names(), namespace)
+        return {"voices": names, "can_clone": tts.can_clone}
 
     @router.post("/v1/voices", dependencies=[Depends(auth.check_request)])
     async def clone(

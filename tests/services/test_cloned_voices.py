@@ -101,6 +101,13 @@ async def test_each_guild_hears_its_own_clone_and_never_anothers(tmp_path):
         assert engine.references[-1] is None
         await remote.aclose()
 
+        restarted = remote_tts(url)  # the bot after a restart finds its guilds' clones in the library
+        await restarted.load()
+        assert GuildVoices(restarted).cloned(GUILD_A) == ["narrator", "solo"]
+        await restarted.aclose()
+
+        async with httpx.AsyncClient(base_url=url) as anyone:  # /health needs no token: no clones there
+            assert (await anyone.get("/health")).json()["voices"] == ["default"]
         headers = {"Authorization": f"Bearer {TOKEN}"}
         async with httpx.AsyncClient(base_url=url, headers=headers) as client:
             listed = (await client.get("/v1/voices", params={"namespace": "guild-2222"})).json()
