@@ -214,6 +214,9 @@ class ParleyCommands(ConfigCommands, commands.Cog):
         except VoiceClipError as exc:
             await reply(interaction, str(exc))
             return
+        if not self.voices.can_clone:  # a TTS service that was cold when the bot started may clone after all
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            await self.voices.refresh()
         if not self.voices.can_clone:
             await reply(interaction, f"The active TTS backend ({self.voices.backend}) cannot clone voices.")
             return
@@ -224,7 +227,8 @@ class ParleyCommands(ConfigCommands, commands.Cog):
             await reply(interaction, f"{attachment.filename} is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB.")
             return
 
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        if not interaction.response.is_done():
+            await interaction.response.defer(ephemeral=True, thinking=True)
         try:
             data = await attachment.read()
         except discord.HTTPException as exc:

@@ -44,5 +44,8 @@ class GuildVoices:
             return namespaced_voice(guild_namespace(guild_id), name)
         return name
 
+    async def refresh(self) -> None:
+        await self.tts.refresh_voices()
+
     async def clone(self, guild_id: int, name: str, wav_bytes: bytes) -> str:
         return await self.tts.clone_voice(name, wav_bytes, namespace=guild_namespace(guild_id))

@@ -60,6 +60,9 @@ class TextToSpeech(ABC):
     async def load(self) -> None:
         """Load models or open connections; called once, before the first synthesis."""
 
+    async def refresh_voices(self) -> None:
+        """Read the voice library again (a remote one may have been unreachable at `load`)."""
+
     @abstractmethod
     def synthesize(
         self, text: str, *, voice: str | None = None, style: SpeechStyle | None = None

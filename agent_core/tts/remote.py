@@ -42,12 +42,21 @@ class RemoteTts(TextToSpeech):
     async def load(self) -> None:
         # The service may be cold (a GPU container starting): say so, but keep the platform up.
         try:
-            library = await self._http("GET", "/v1/voices")  # with the namespaced clones, unlike /health
-            self._voices = list(library.get("voices", []))
-            self.can_clone = bool(library.get("can_clone", False))
+            await self._read_library()
             await self.pool.warm()
         except (ServiceUnavailable, ProviderError) as exc:
             log.warning("TTS service not reachable yet: %s", exc)
+
+    async def refresh_voices(self) -> None:
+        try:
+            await self._read_library()
+        except (ServiceUnavailable, ProviderError) as exc:
+            log.warning("TTS voice library not reachable: %s", exc)
+
+    async def _read_library(self) -> None:
+        library = await self._http("GET", "/v1/voices")  # with the namespaced clones, unlike /health
+        self._voices = list(library.get("voices", []))
+        self.can_clone = bool(library.get("can_clone", False))
 
     async def clone_voice(self, name: str, wav_bytes: bytes, *, namespace: str | None = None) -> str:
         form = {"name": name} | ({"namespace": namespace} if namespace else {})

@@ -47,9 +47,16 @@ class LibraryTts(TextToSpeech):
         self.can_clone = True
         self.clones: dict[str, bytes] = {}
         self.clone_error: Exception | None = None
+        self.can_clone_after_refresh: bool | None = None  # a service that was cold when the bot started
+        self.refreshes = 0
 
     def voice_names(self) -> list[str]:
         return list(self.voices)
+
+    async def refresh_voices(self) -> None:
+        self.refreshes += 1
+        if self.can_clone_after_refresh is not None:
+            self.can_clone = self.can_clone_after_refresh
 
     async def clone_voice(self, name: str, wav_bytes: bytes, *, namespace: str | None = None) -> str:
         if self.clone_error:

@@ -211,10 +211,20 @@ async def test_voice_clone_when_backend_cannot_clone_says_so_before_downloading(
     option, resolved = attachment("me.wav", 1000)
     await h.run("voice clone", opt("name", "narrator"), option, resolved=resolved)
     assert "The active TTS backend (library-tts) cannot clone voices." in h.recorder.last_text()
-    assert h.downloads == [] and h.tts.clones == {}
+    assert h.downloads == [] and h.tts.clones == {} and h.tts.refreshes == 1  # asked the backend again first
     await h.run("voice set", opt("name", "narrator"))
     assert "Unknown voice `narrator`" in h.recorder.last_text()
     assert await h.settings() == {}
+
+
+@needs_ffmpeg
+async def test_voice_clone_asks_again_a_tts_service_that_was_cold_at_start(h: Harness) -> None:
+    h.tts.can_clone, h.tts.can_clone_after_refresh = False, True
+    h.attachment_bytes = wav_tone(4)
+    option, resolved = attachment("me.wav", len(h.attachment_bytes))
+    sent = await h.run("voice clone", opt("name", "narrator"), option, resolved=resolved)
+    assert sent.sent[0] == {"type": 5, "data": {"flags": EPHEMERAL}}  # deferred once, before asking
+    assert "Cloned voice **narrator**" in sent.last_text() and list(h.tts.clones) == [f"guild-{GUILD}/narrator"]
 
 
 @needs_ffmpeg
