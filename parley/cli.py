@@ -104,7 +104,7 @@ def demo(
     except (PersonaError, WavFormatError, FileNotFoundError) as exc:
         raise fail(str(exc)) from exc
     if question is None:
-        console.print(f"Caller asks (in the embedded voice): [italic]{DEFAULT_QUESTION}[/italic]")
+        console.print(f"Caller asks (a recorded question): [italic]{DEFAULT_QUESTION}[/italic]")
         question = default_question()
 
     result = asyncio.run(run_demo(settings, question, in_process=in_process, status=console.status))
