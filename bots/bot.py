@@ -45,7 +45,7 @@ class ParleyBot(commands.AutoShardedBot):
         self.voice_service = VoiceService(settings, providers, db)
 
     async def setup_hook(self) -> None:
-        await self.db.create_all()
+        await self.db.migrate()
         await self.providers.load()
         await self.add_cog(
             ParleyCommands(

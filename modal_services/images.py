@@ -106,14 +106,26 @@ def weights_image() -> modal.Image:
     )
 
 
-def core_requirements() -> list[str]:
-    """Parley's own dependencies without extras (no `local`: no torch), from the
-    installed package's metadata. Empty inside a container, which never builds images."""
+def core_requirements(extras: tuple[str, ...] = ("postgres",)) -> list[str]:
+    """Parley's own dependencies with only the named extras (no `local`: no torch), from the
+    installed package's metadata; `postgres` so the orchestrator can keep its records in a
+    PostgreSQL outside the container. Empty inside a container, which never builds images."""
+    from packaging.requirements import Requirement
+
     try:
         requirements = metadata.requires("parley") or []
     except metadata.PackageNotFoundError:
         return []
-    return [r for r in requirements if "extra ==" not in r]
+    chosen = []
+    for line in requirements:
+        requirement = Requirement(line)
+        marker = requirement.marker
+        if marker is None or "extra" not in str(marker):
+            chosen.append(line)
+        elif any(marker.evaluate({"extra": extra}) for extra in extras):
+            requirement.marker = None
+            chosen.append(str(requirement))
+    return chosen
 
 
 def orchestrator_image() -> modal.Image:

@@ -84,7 +84,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if not twilio.validate_signatures:
             log.warning("!!! Twilio signature checks are OFF (PARLEY_TWILIO_VALIDATE_SIGNATURES=false): local development only !!!")
-        await db.create_all()
+        await db.migrate()
         await providers.load()  # no-op when the caller loaded them already
         discord_task = _start_discord(settings, providers, db, discord_token)
         yield

@@ -1,7 +1,7 @@
 """Async persistence for conversations, turns and per-guild / per-number settings.
 
-SQLite through aiosqlite by default; any SQLAlchemy async URL (for example
-postgresql+asyncpg://...) works too. Every write commits before returning, so
+SQLite through aiosqlite by default; PostgreSQL through asyncpg
+(postgresql+asyncpg://..., the `parley[postgres]` extra), both tested against real servers. Every write commits before returning, so
 a crash mid-call keeps everything written so far.
 """
 
@@ -23,7 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
 from agent_core.storage.records import ConversationRecord, TurnRecord, as_utc
-from agent_core.storage.tables import Base, ConversationRow, GuildSettingRow, NumberSettingRow, TurnRow
+from agent_core.storage.schema import upgrade_to_head
+from agent_core.storage.tables import ConversationRow, GuildSettingRow, NumberSettingRow, TurnRow
 
 T = TypeVar("T")
 
@@ -67,7 +68,7 @@ def _masked(url: str) -> str:
 
 
 class Database:
-    """The storage API. Create once per process, `await create_all()`, `await close()` at exit.
+    """The storage API. Create once per process, `await migrate()`, `await close()` at exit.
 
     Concurrent `add_turn` calls for one conversation are serialised by a
     per-conversation asyncio.Lock held by this instance; the next index is
@@ -102,11 +103,11 @@ class Database:
         data_dir.mkdir(parents=True, exist_ok=True)
         return cls(f"sqlite+aiosqlite:///{(data_dir / 'parley.db').as_posix()}")
 
-    async def create_all(self) -> None:
-        """Create the tables that are missing; safe to call on every start."""
+    async def migrate(self) -> None:
+        """Bring the schema to the current revision (creating it on a new database); on every start."""
         try:
             async with self._engine.begin() as conn:
-                await conn.run_sync(Base.metadata.create_all)
+                await conn.run_sync(upgrade_to_head)
         except (DBAPIError, OSError) as exc:
             raise DatabaseUnavailable(f"cannot open database {_masked(str(self.url))}: {exc}") from exc
 

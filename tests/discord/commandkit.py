@@ -206,7 +206,7 @@ async def start_harness(tmp_path: Path) -> Harness:
     state.user = discord.ClientUser(state=state, data={**user(BOT), "bot": True})
     state._add_guild_from_data(guild_payload())  # type: ignore[arg-type]
     db = Database.for_data_dir(tmp_path / "data")
-    await db.create_all()
+    await db.migrate()
     voice = FakeVoice()
     tts = LibraryTts()
     cog = ParleyCommands(bot, voice=voice, db=db, personas=lambda: PERSONAS, voices=GuildVoices(tts))

@@ -110,7 +110,7 @@ async def voice_room(tmp_path, stt, turn: TurnSettings) -> AsyncIterator[Channel
     channel = FakeChannel(CHANNEL, guild, state)
     settings = Settings(data_dir=tmp_path)
     db = Database.for_data_dir(tmp_path)
-    await db.create_all()
+    await db.migrate()
     providers = Providers(stt=stt, llm=ScriptedLlm(["Hi."] * 12), tts=ScriptedTts(sample_rate=24000))
     settings.session.turn = turn
     service = VoiceService(settings, providers, db)

@@ -32,7 +32,7 @@ def test_a_guild_sees_shared_voices_and_only_its_own_clones():
 async def test_the_conversation_speaks_with_the_guilds_clone(tmp_path):
     tts = library(f"guild-{GUILD}/ada", f"guild-{OTHER}/ada")
     db = Database.for_data_dir(tmp_path)
-    await db.create_all()
+    await db.migrate()
     service = VoiceService(Settings(data_dir=tmp_path), Providers(stt=ScriptedStt([]), llm=ScriptedLlm([]), tts=tts), db)
     assert service._persona(GUILD, {"voice": "ada"}).voice == f"guild-{GUILD}/ada"
     assert service._persona(OTHER, {"voice": "ada"}).voice == f"guild-{OTHER}/ada"

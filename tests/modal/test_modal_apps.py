@@ -233,3 +233,11 @@ def test_cloned_voices_are_committed_and_other_containers_clones_reloaded(tmp_pa
         assert volume.reloads >= 3  # kept going after a refused reload
     finally:
         library.close()
+
+
+def test_the_orchestrator_image_can_reach_postgresql_but_carries_no_local_models():
+    from modal_services.images import core_requirements
+
+    names = {r.split(">")[0].split("=")[0].split(";")[0].strip() for r in core_requirements()}
+    assert {"asyncpg", "alembic", "fastapi"} <= names
+    assert not names & {"faster-whisper", "llama-cpp-python", "hibari-tts", "torch"}

@@ -16,16 +16,18 @@ from agent_core.storage import (
     InvalidDatabaseURL,
 )
 
+"""The storage API, each test on SQLite and on a real PostgreSQL server (tests/postgres_server.py)."""
 
-async def _open(data_dir: Path) -> Database:
-    db = Database.for_data_dir(data_dir)
-    await db.create_all()
+
+async def _open(url: str) -> Database:
+    db = Database(url)
+    await db.migrate()
     return db
 
 
 @pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = await _open(tmp_path)
+async def db(database_url: str) -> AsyncIterator[Database]:
+    database = await _open(database_url)
     yield database
     await database.close()
 
@@ -90,10 +92,10 @@ async def test_fifty_concurrent_turns(db: Database) -> None:
     assert rec is not None and [t.index for t in rec.turns] == list(range(50))
 
 
-async def test_two_instances_on_one_file_stay_gap_free(tmp_path: Path) -> None:
+async def test_two_instances_on_one_database_stay_gap_free(database_url: str) -> None:
     # Two Database objects stand in for two worker processes: no shared lock, so
     # the unique constraint and the retry have to keep the indices right.
-    first, second = await _open(tmp_path), await _open(tmp_path)
+    first, second = await _open(database_url), await _open(database_url)
     try:
         cid = await _call(first)
         results = await asyncio.gather(
@@ -105,14 +107,14 @@ async def test_two_instances_on_one_file_stay_gap_free(tmp_path: Path) -> None:
         await second.close()
 
 
-async def test_turns_survive_a_crash_mid_call(tmp_path: Path) -> None:
-    db = await _open(tmp_path)
+async def test_turns_survive_a_crash_mid_call(database_url: str) -> None:
+    db = await _open(database_url)
     cid = await _call(db)
     for i in range(3):
         await db.add_turn(cid, speaker="s", role="user", text=f"turn {i}")
     await db.close()  # no end_conversation: the call never finished
 
-    db = await _open(tmp_path)
+    db = await _open(database_url)
     try:
         rec = await db.get_conversation(channel="twilio", external_id="CA1")
         assert rec is not None
@@ -230,8 +232,8 @@ async def test_list_conversations_order_limit_and_channel(db: Database) -> None:
     assert await db.list_conversations(limit=0) == []
 
 
-async def test_settings_upsert_and_persist(tmp_path: Path) -> None:
-    db = await _open(tmp_path)
+async def test_settings_upsert_and_persist(database_url: str) -> None:
+    db = await _open(database_url)
     guild = 1_234_567_890_123_456_789  # Discord snowflakes need 64 bits
     assert await db.get_guild_settings(guild) == {}
     await db.set_guild_setting(guild, "persona", "pirate")
@@ -246,7 +248,7 @@ async def test_settings_upsert_and_persist(tmp_path: Path) -> None:
         await db.set_guild_setting(guild, "bad", object())
     await db.close()
 
-    db = await _open(tmp_path)
+    db = await _open(database_url)
     try:
         assert await db.get_guild_settings(guild) == {
             "persona": "butler",
@@ -266,8 +268,9 @@ async def test_concurrent_setting_writes(db: Database) -> None:
     assert list(settings) == ["reply_mode"] and settings["reply_mode"] in range(10)
 
 
-async def test_sqlite_pragmas_and_cascade(db: Database, tmp_path: Path) -> None:
-    await db.create_all()  # idempotent
+async def test_sqlite_pragmas_and_cascade(tmp_path: Path) -> None:
+    db = await _open(f"sqlite+aiosqlite:///{tmp_path / 'parley.db'}")
+    await db.migrate()  # idempotent
     cid = await _call(db)
     await db.add_turn(cid, speaker="s", role="user", text="x")
     async with db.engine.begin() as conn:
@@ -276,6 +279,7 @@ async def test_sqlite_pragmas_and_cascade(db: Database, tmp_path: Path) -> None:
         assert (await conn.execute(text("SELECT count(*) FROM turns"))).scalar() == 0
     with sqlite3.connect(tmp_path / "parley.db") as raw:
         assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    await db.close()
 
 
 def test_for_data_dir(tmp_path: Path) -> None:
@@ -297,8 +301,8 @@ def test_bad_url_fails_at_construction(url: str) -> None:
     assert isinstance(info.value, ValueError)
 
 
-async def test_unopenable_database_fails_at_create_all(tmp_path: Path) -> None:
+async def test_unopenable_database_fails_at_migrate(tmp_path: Path) -> None:
     db = Database(f"sqlite+aiosqlite:///{tmp_path / 'missing-dir' / 'parley.db'}")
     with pytest.raises(DatabaseUnavailable, match="cannot open database"):
-        await db.create_all()
+        await db.migrate()
     await db.close()

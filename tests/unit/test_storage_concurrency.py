@@ -7,7 +7,7 @@ from agent_core.storage import Database
 
 async def test_many_calls_write_at_once(tmp_path):
     db = Database.for_data_dir(tmp_path)
-    await db.create_all()
+    await db.migrate()
 
     async def call(i):
         cid = await db.start_conversation(channel="twilio", external_id=f"CA{i}", persona="p")
@@ -23,7 +23,7 @@ async def test_many_calls_write_at_once(tmp_path):
 async def test_sqlite_writes_take_turns_even_when_the_loop_is_slow(tmp_path):
     """A write transaction held open across a stalled loop must make others wait, not fail."""
     db = Database.for_data_dir(tmp_path)
-    await db.create_all()
+    await db.migrate()
     cid = await db.start_conversation(channel="twilio", external_id="CA-slow", persona="p")
 
     async def slow_write(session):
