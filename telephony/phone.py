@@ -16,10 +16,11 @@ from typing import Any
 from agent_core import telemetry
 from agent_core.persona import Persona, PersonaError, load_persona
 from agent_core.providers import Providers
-from agent_core.recorder import ConversationRecorder
+from agent_core.recorder import ConversationRecorder, ConversationStart
 from agent_core.session import Session
 from agent_core.settings import Settings
 from agent_core.storage import Database
+from agent_core.storage.writer import RecordWriter
 from agent_core.summary import summarize
 from telephony import twiml
 from telephony.call_tools import phone_tools
@@ -37,8 +38,7 @@ CHANNEL = "twilio"
 class _Call:
     stream: MediaStreamCall
     session: Session
-    recorder: ConversationRecorder | None  # None: the database failed at call start
-    conversation_id: int | None
+    recorder: ConversationRecorder
 
 
 def stream_secret(twilio: TwilioSettings) -> bytes:
@@ -62,6 +62,8 @@ class Phone:
         self.twilio = twilio
         self.providers = providers
         self.db = db
+        # Call records wait in order for a database that is down, instead of costing the call.
+        self.records = RecordWriter(db)
         self.rest = rest
         self.tokens = StreamTokens(stream_secret(twilio), ttl_s=twilio.stream_token_ttl_s)
         self.calls: dict[str, _Call] = {}
@@ -83,14 +85,20 @@ class Phone:
 
     async def record_status(self, form: dict[str, str]) -> None:
         details = {k: form[k] for k in ("CallDuration", "Timestamp", "SequenceNumber") if k in form}
-        await self.db.record_status(
-            channel=CHANNEL, external_id=form.get("CallSid", ""), status=form.get("CallStatus", "unknown"), details=details
+        call_sid, status = form.get("CallSid", ""), form.get("CallStatus", "unknown")
+        # Queued, not awaited: Twilio needs no answer beyond 200, and a database outage must not fail it.
+        self.records.submit(
+            lambda db: db.record_status(channel=CHANNEL, external_id=call_sid, status=status, details=details)
         )
 
     # ----- calls ---------------------------------------------------------------
 
     async def _persona_for(self, called_number: str) -> Persona:
-        overrides = await self.db.get_number_settings(called_number) if called_number else {}
+        try:
+            overrides = await self.db.get_number_settings(called_number) if called_number else {}
+        except Exception:  # the caller is on the line: answer with the default persona
+            log.exception("number settings for %s unavailable; answering with the default persona", called_number)
+            overrides = {}
         name = overrides.get("persona") or self.settings.persona
         try:
             persona = load_persona(name, self.settings.personas_dir)
@@ -115,22 +123,17 @@ class Phone:
         if self.rest is not None:
             for tool in phone_tools(session, self.rest, call_sid, self.twilio.transfer_to):
                 session.tools.register(tool)
-        try:
-            conversation_id: int | None = await self.db.start_conversation(
-                channel=CHANNEL,
-                external_id=call_sid,
-                persona=persona.name,
-                caller=str(params.get("from", "")) or None,
-                callee=str(params.get("to", "")) or None,
-                direction=str(params.get("direction", "")) or None,
-                meta={"stream_sid": stream.stream_sid},
-            )
-        except Exception:  # the caller is on the line: answer them even if the record cannot be kept
-            log.exception("call %s: could not start its record; the call goes on unrecorded", call_sid)
-            conversation_id = None
+        start = ConversationStart(
+            channel=CHANNEL,
+            external_id=call_sid,
+            persona=persona.name,
+            caller=str(params.get("from", "")) or None,
+            callee=str(params.get("to", "")) or None,
+            direction=str(params.get("direction", "")) or None,
+            meta={"stream_sid": stream.stream_sid},
+        )
         telemetry.watch_session(session, "phone")
-        recorder = ConversationRecorder(self.db, conversation_id, session) if conversation_id is not None else None
-        self.calls[call_sid] = _Call(stream, session, recorder, conversation_id)
+        self.calls[call_sid] = _Call(stream, session, ConversationRecorder(self.records, start, session))
         log.info("call %s started (persona %s)", call_sid, persona.name)
         return session
 
@@ -140,24 +143,29 @@ class Phone:
             return
         await call.session.close()
         log.info("call %s ended: %s", stream.call_sid, stream.stats.as_dict())
-        if call.recorder is None or call.conversation_id is None:
-            return
-        await call.recorder.close()
-        await self.db.end_conversation(call.conversation_id, status="completed", stats=stream.stats.as_dict())
-        # The summary is written after the caller hung up, never on anyone's audio path.
-        task = asyncio.create_task(self._summarize(call.conversation_id, stream.call_sid or ""))
+        written = call.recorder.end(status="completed", stats=stream.stats.as_dict())
+        # The summary is written after the caller hung up (and once the record is in the
+        # database, however long that takes), never on anyone's audio path.
+        task = asyncio.create_task(self._summarize(call.recorder, written))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    async def _summarize(self, conversation_id: int, call_sid: str) -> None:
+    async def _summarize(self, recorder: ConversationRecorder, written: asyncio.Future[Any]) -> None:
+        call_sid = recorder.start.external_id
         try:
+            await written
+            conversation_id = await recorder.conversation_id
             record = await self.db.get_conversation(channel=CHANNEL, external_id=call_sid)
             if record is not None:
-                await self.db.set_summary(conversation_id, await summarize(self.providers.llm, record.turns))
+                summary = await summarize(self.providers.llm, record.turns)
+                await self.records.submit(lambda db: db.set_summary(conversation_id, summary))
         except Exception:
             log.exception("could not summarise call %s", call_sid)
 
-    async def aclose(self) -> None:
-        """Finish background work (summaries) before the process exits."""
+    async def aclose(self, timeout_s: float = 30.0) -> None:
+        """Finish background work (summaries, queued record writes) before the process exits."""
         if self._background:
-            await asyncio.gather(*self._background, return_exceptions=True)
+            _, unfinished = await asyncio.wait(self._background, timeout=timeout_s)
+            for task in unfinished:  # waiting on a database that is still down
+                task.cancel()
+        await self.records.aclose()

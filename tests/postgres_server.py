@@ -44,17 +44,23 @@ class PostgresServer:
         subprocess.run([*self._as_postgres, *command], check=True, capture_output=True, timeout=120)
 
     def start(self) -> None:
-        if self._as_postgres:
-            shutil.chown(self.root, "postgres", "postgres")
+        """Create the cluster on first start; later starts bring the same one back on the same port."""
         data = self.root / "data"
-        self._run(_binary("initdb"), "-D", str(data), "-U", "parley", "--auth=trust", "-E", "UTF8", "--no-sync")
+        if not data.exists():
+            if self._as_postgres:
+                shutil.chown(self.root, "postgres", "postgres")
+            self._run(_binary("initdb"), "-D", str(data), "-U", "parley", "--auth=trust", "-E", "UTF8", "--no-sync")
         # Durability is not under test; fsync off makes each test's CREATE DATABASE quick.
         options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
         self._run(_binary("pg_ctl"), "-D", str(data), "-o", options, "-l", str(self.root / "log"), "-w", "start")
 
+    def pause(self) -> None:
+        """Take the server down, keeping its data: a database outage."""
+        self._run(_binary("pg_ctl"), "-D", str(self.root / "data"), "-m", "immediate", "-w", "stop")
+
     def stop(self) -> None:
         try:
-            self._run(_binary("pg_ctl"), "-D", str(self.root / "data"), "-m", "immediate", "-w", "stop")
+            self.pause()
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
 

@@ -79,8 +79,10 @@ class Database:
     def __init__(self, url: str) -> None:
         try:
             sqlite = make_url(url).get_backend_name() == "sqlite"
-            # Another process writing: wait for it rather than fail (Python's default is 5 s).
-            self._engine: AsyncEngine = create_async_engine(url, connect_args={"timeout": 30} if sqlite else {})
+            # SQLite: another process writing, wait for it rather than fail (Python's default is 5 s).
+            # A server: check pooled connections before use, so one that died in an outage is replaced.
+            options: dict[str, Any] = {"connect_args": {"timeout": 30}} if sqlite else {"pool_pre_ping": True}
+            self._engine: AsyncEngine = create_async_engine(url, **options)
         except (ArgumentError, NoSuchModuleError, InvalidRequestError, ImportError) as exc:
             raise InvalidDatabaseURL(f"invalid database URL {_masked(url)}: {exc}") from exc
         self.url = self._engine.url

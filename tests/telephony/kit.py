@@ -84,6 +84,7 @@ async def phone_line(
     validate_signatures: bool = True,
     end_of_turn_silence_ms: int = 320,
     token_ttl_s: float = 60.0,
+    database_url: str | None = None,
 ) -> AsyncIterator[Line]:
     stt, llm, tts = stt or ScriptedStt(), llm or ScriptedLlm(), tts or ScriptedTts()
     providers = providers or Providers(stt=stt, llm=llm, tts=tts)
@@ -106,7 +107,7 @@ async def phone_line(
         stream_token_ttl_s=token_ttl_s,
     )
     http = FakeTwilioHttp()
-    db = Database.for_data_dir(tmp_path)
+    db = Database.for_data_dir(tmp_path, database_url)
     app = create_app(settings, providers, twilio=twilio, db=db, rest=TwilioRest(ACCOUNT_SID, auth_token, http_client=http))
     async with running_server(app, port=port) as url:
         yield Line(url, app.state.phone, db, http, auth_token, admin_token, stt, llm, tts)

@@ -1,0 +1,36 @@
+"""A database that is down during a call costs the caller nothing, and the record nothing."""
+
+from __future__ import annotations
+
+import asyncio
+
+from agent_core.scripted import ScriptedLlm, ScriptedStt
+from tests.postgres_server import PostgresServer
+from tests.telephony.kit import phone_line
+
+
+async def test_a_call_during_a_database_outage_is_answered_and_recorded_once_it_is_back(tmp_path, jfk_opening):
+    server = PostgresServer()
+    server.start()
+    try:
+        url = await server.new_database()
+        llm = ScriptedLlm(lambda messages: "A caller asked about France." if "Summarize" in messages[0]["content"]
+                          else "Paris is the capital.")
+        async with phone_line(tmp_path, database_url=url, llm=llm, stt=ScriptedStt(["what is the capital of france"])) as line:
+            await asyncio.to_thread(server.pause)  # the database goes down after the server started
+            report = await line.simulator(fast=True).call(jfk_opening, quiet_after_reply_s=1.0)
+            assert report.heard_after(report.caller_spoke_at_s).duration_s > 0.3  # the caller was answered
+            assert line.phone.records.pending > 0  # and what they said is waiting, not lost
+
+            await asyncio.to_thread(server.start)  # back
+            await asyncio.wait_for(line.phone.records.flush(), 60)
+            await asyncio.wait_for(asyncio.gather(*line.phone._background), 30)  # the summary, after the record
+            record = await line.db.get_conversation(channel="twilio", external_id=report.call_sid)
+        assert record is not None and record.status == "completed"
+        assert [(t.role, t.text) for t in record.turns] == [
+            ("user", "what is the capital of france"),
+            ("assistant", "Paris is the capital."),
+        ]
+        assert record.summary == "A caller asked about France."
+    finally:
+        server.stop()
