@@ -145,6 +145,11 @@ class KyutaiSttEngine:
         self.mimi.reset_streaming(mask)
         self.lm_gen.reset_streaming(mask)
 
+    @property
+    def free_slots(self) -> int:
+        with self._cv:
+            return len(self._free)
+
     def open_stream(self) -> SttStream:
         import torch
 

@@ -48,13 +48,20 @@ def services_url(tmp_path_factory):
     process.wait(timeout=30)
 
 
+# The wiring is under test here, not the providers' deadlines: on a machine busy with other
+# work the embedded models can take longer than a caller should ever wait.
+PATIENT = 60.0
+
+
 def remote_settings(url: str, tmp_path) -> Settings:
     return Settings(
         data_dir=tmp_path,
-        stt={"backend": "remote", "url": url},
-        tts={"backend": "remote", "url": url},
-        llm={"backend": "openai", "base_url": url + "/v1", "model": "SmolLM2-135M-Instruct"},
+        stt={"backend": "remote", "url": url, "read_timeout_s": PATIENT},
+        tts={"backend": "remote", "url": url, "read_timeout_s": PATIENT},
+        llm={"backend": "openai", "base_url": url + "/v1", "model": "SmolLM2-135M-Instruct", "read_timeout_s": PATIENT},
         services={"token": TOKEN},
+        session={"stt_timeout_s": PATIENT, "llm_first_token_timeout_s": PATIENT, "llm_token_gap_timeout_s": PATIENT,
+                 "tts_first_audio_timeout_s": PATIENT},
     )
 
 

@@ -25,7 +25,7 @@ def dominant_frequency(frame: AudioFrame) -> float:
 
 async def record(line, call_sid: str) -> dict:
     async with httpx.AsyncClient() as http:
-        for _ in range(50):  # the record is finished as the stream closes
+        for _ in range(300):  # the record is finished (its writes queued in order) as the stream closes
             reply = await http.get(f"{line.url}/api/calls/{call_sid}", headers={"Authorization": f"Bearer {line.admin_token}"})
             if reply.status_code == 200 and reply.json()["ended_at"]:
                 return reply.json()
@@ -194,12 +194,20 @@ async def test_timestamp_gaps_are_filled_with_silence_and_dtmf_reaches_the_model
     assert len(ulaw) == 800  # 100 ms of 8 kHz mu-law, no WAV header
 
 
+async def rest_requests(line, timeout_s: float = 10.0) -> list:
+    """The REST requests the call made, once there are some (the tool runs as the reply ends)."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not line.rest_http.requests and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.2)  # and no second one follows
+    return list(line.rest_http.requests)
+
+
 async def test_hang_up_tool_says_goodbye_then_ends_the_call_through_rest(tmp_path, jfk_opening):
     llm = ScriptedLlm([[ToolCall("call_1", "hang_up", "{}")], "Goodbye, have a nice day."])
     async with phone_line(tmp_path, llm=llm, stt=ScriptedStt(["bye"])) as line:
         report = await line.simulator(fast=True).call(jfk_opening, quiet_after_reply_s=1.0)
-        await asyncio.sleep(0.3)
-        requests = list(line.rest_http.requests)
+        requests = await rest_requests(line)
     [hang_up] = requests
     assert hang_up.method == "POST"
     assert hang_up.url == f"https://api.twilio.com/2010-04-01/Accounts/{line.phone.twilio.account_sid}/Calls/{report.call_sid}.json"
@@ -211,8 +219,7 @@ async def test_transfer_tool_redirects_the_call_with_dial_twiml(tmp_path, jfk_op
     llm = ScriptedLlm([[ToolCall("call_1", "transfer_call", "{}")], "Transferring you now."])
     async with phone_line(tmp_path, llm=llm, transfer_to="+15550009999") as line:
         report = await line.simulator(fast=True).call(jfk_opening, quiet_after_reply_s=1.0)
-        await asyncio.sleep(0.3)
-        [transfer] = line.rest_http.requests
+        [transfer] = await rest_requests(line)
     assert transfer.url.endswith(f"/Calls/{report.call_sid}.json")
     assert "<Dial>+15550009999</Dial>" in transfer.data["Twiml"]
 
