@@ -20,6 +20,8 @@ class Persona(BaseModel):
     language: str = "en"
     # Spoken when a provider fails mid-turn, so the caller never hears dead air.
     apology: str = "Sorry, I had a problem there. Could you say that again?"
+    # Record this persona's conversations; None = the channel's default (settings.recording).
+    record: bool | None = None
 
 
 def load_persona(name: str, personas_dir: Path) -> Persona:

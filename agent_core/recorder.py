@@ -75,6 +75,9 @@ class ConversationRecorder:
     def _add_turn(self, **turn: Any) -> None:
         self._submit(lambda db, conversation_id: db.add_turn(conversation_id, **turn))
 
+    def merge_meta(self, meta: dict[str, Any]) -> None:
+        self._submit(lambda db, conversation_id: db.merge_meta(conversation_id, meta))
+
     def end(self, *, status: str = "completed", stats: dict[str, Any] | None = None) -> asyncio.Future[Any]:
         """Queue the end of the record; the future resolves once everything before it is written."""
         self._submit(lambda db, conversation_id: db.end_conversation(conversation_id, status=status, stats=stats))

@@ -22,7 +22,7 @@ from pydantic import BaseModel
 
 from agent_core import events as ev
 from agent_core.audio.frames import AudioFrame
-from agent_core.channel import Channel
+from agent_core.channel import AudioTap, Channel
 from agent_core.errors import ProviderError
 from agent_core.listener import Listener
 from agent_core.llm.base import LanguageModel, Message
@@ -97,6 +97,7 @@ class Session:
         self.history: list[Message] = []
         self.events: list[ev.SessionEvent] = []
         self._listeners: list[Callable[[ev.SessionEvent], None]] = []
+        self._audio_taps: list[AudioTap] = []
         self._speakers: dict[str, Listener] = {}
         self.playback = PlaybackQueue()
         self._speech = SpeechOut(
@@ -119,6 +120,10 @@ class Session:
 
     def subscribe(self, listener: Callable[[ev.SessionEvent], None]) -> None:
         self._listeners.append(listener)
+
+    def add_audio_tap(self, tap: AudioTap) -> None:
+        """Let `tap` see every frame heard from a speaker and every chunk the listener heard played."""
+        self._audio_taps.append(tap)
 
     def _emit(self, event: ev.SessionEvent) -> None:
         self.events.append(event)
@@ -174,6 +179,8 @@ class Session:
         """Caller audio at the channel's rate. Cheap and non-blocking (VAD is ~0.3 ms per 32 ms)."""
         if self._closed:
             return
+        for tap in self._audio_taps:
+            tap.speaker_audio(speaker, frame)
         listener = self._speakers.get(speaker)
         if listener is None:
             listener = Listener(speaker, self._vad, self.settings.turn, self.settings.preroll_ms)
@@ -221,6 +228,8 @@ class Session:
         return chunk
 
     def audio_played(self, chunk: PlaybackChunk) -> None:
+        for tap in self._audio_taps:
+            tap.agent_audio_played(chunk)
         chunk.segment.played_samples += chunk.frame.samples
         if chunk.reply is self._reply and chunk.reply.all_played:
             self._finish_reply(chunk.reply, interrupted=False)

@@ -68,6 +68,17 @@ class TtsSettings(BaseModel):
     read_timeout_s: float = 10.0
 
 
+class RecordingSettings(BaseModel):
+    # Phone calls are recorded by default (both sides, the agent as the caller heard it). Recording
+    # a call may need the caller's consent where you operate: say so in the greeting, or turn it off
+    # here, per number (number setting `record`), or per persona (`record = false`).
+    phone: bool = True
+    # Where recordings go (default: data_dir/recordings; on Modal, the mounted Volume).
+    directory: Path | None = None
+    # Recordings older than this are deleted (checked at start and every few hours); 0 keeps them.
+    retention_days: float = 30.0
+
+
 class ServiceCredentials(BaseModel):
     """How the remote STT/TTS/LLM clients authenticate: a Modal proxy auth token pair, or a bearer token."""
 
@@ -114,6 +125,7 @@ class Settings(BaseSettings):
     tts: TtsSettings = TtsSettings()
     services: ServiceCredentials = ServiceCredentials()
     session: SessionSettings = SessionSettings()
+    recording: RecordingSettings = RecordingSettings()
 
     @classmethod
     def settings_customise_sources(
@@ -130,6 +142,10 @@ class Settings(BaseSettings):
     @property
     def personas_dir(self) -> Path:
         return self.personas_path or config_dir() / "personas"
+
+    @property
+    def recordings_dir(self) -> Path:
+        return self.recording.directory or self.data_dir / "recordings"
 
     @property
     def models_dir(self) -> Path:

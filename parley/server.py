@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, HTTPException, Request, Response
+from fastapi.responses import FileResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -87,7 +88,9 @@ def create_app(
         await db.migrate()
         await providers.load()  # no-op when the caller loaded them already
         discord_task = _start_discord(settings, providers, db, discord_token)
+        retention = asyncio.create_task(_keep_recordings_within_retention(phone, settings), name="retention")
         yield
+        retention.cancel()
         if discord_task is not None:
             bot, task = discord_task
             await bot.close()
@@ -118,4 +121,26 @@ def create_app(
             raise HTTPException(status_code=404, detail="no such call")
         return record
 
+    @app.get("/api/calls/{call_sid}/recording", dependencies=[Depends(require_admin)])
+    async def get_call_recording(call_sid: str) -> FileResponse:
+        path = await phone.recordings.find(TWILIO, call_sid)
+        if path is None:
+            raise HTTPException(status_code=404, detail="no recording of this call (not recorded, or past retention)")
+        return FileResponse(path, media_type="audio/wav", filename=f"{call_sid}.wav")
+
     return app
+
+
+# How often old recordings are swept away; retention is counted in days.
+RETENTION_SWEEP_S = 6 * 3600
+
+
+async def _keep_recordings_within_retention(phone: Phone, settings: Settings) -> None:
+    if settings.recording.retention_days <= 0:
+        return
+    while True:
+        try:
+            await phone.recordings.delete_older_than(settings.recording.retention_days)
+        except OSError:
+            log.exception("retention sweep of %s failed", phone.recordings.root)
+        await asyncio.sleep(RETENTION_SWEEP_S)

@@ -17,9 +17,11 @@ from agent_core import telemetry
 from agent_core.persona import Persona, PersonaError, load_persona
 from agent_core.providers import Providers
 from agent_core.recorder import ConversationRecorder, ConversationStart
+from agent_core.recording import ConversationRecording
 from agent_core.session import Session
 from agent_core.settings import Settings
 from agent_core.storage import Database
+from agent_core.storage.recordings import LocalRecordingStore
 from agent_core.storage.writer import RecordWriter
 from agent_core.summary import summarize
 from telephony import twiml
@@ -39,6 +41,7 @@ class _Call:
     stream: MediaStreamCall
     session: Session
     recorder: ConversationRecorder
+    recording: ConversationRecording | None
 
 
 def stream_secret(twilio: TwilioSettings) -> bytes:
@@ -64,6 +67,7 @@ class Phone:
         self.db = db
         # Call records wait in order for a database that is down, instead of costing the call.
         self.records = RecordWriter(db)
+        self.recordings = LocalRecordingStore(settings.recordings_dir)
         self.rest = rest
         self.tokens = StreamTokens(stream_secret(twilio), ttl_s=twilio.stream_token_ttl_s)
         self.calls: dict[str, _Call] = {}
@@ -93,17 +97,26 @@ class Phone:
 
     # ----- calls ---------------------------------------------------------------
 
-    async def _persona_for(self, called_number: str) -> Persona:
+    async def _number_settings(self, called_number: str) -> dict[str, Any]:
         try:
-            overrides = await self.db.get_number_settings(called_number) if called_number else {}
-        except Exception:  # the caller is on the line: answer with the default persona
-            log.exception("number settings for %s unavailable; answering with the default persona", called_number)
-            overrides = {}
+            return await self.db.get_number_settings(called_number) if called_number else {}
+        except Exception:  # the caller is on the line: answer with the defaults
+            log.exception("number settings for %s unavailable; answering with the defaults", called_number)
+            return {}
+
+    def _records_audio(self, persona: Persona, overrides: dict[str, Any]) -> bool:
+        """The number's setting, else the persona's, else the phone default."""
+        for choice in (overrides.get("record"), persona.record):
+            if choice is not None:
+                return bool(choice)
+        return self.settings.recording.phone
+
+    def _persona_for(self, overrides: dict[str, Any]) -> Persona:
         name = overrides.get("persona") or self.settings.persona
         try:
             persona = load_persona(name, self.settings.personas_dir)
         except PersonaError:
-            log.error("persona %r for %s is missing; using %r", name, called_number, self.settings.persona)
+            log.error("persona %r for this number is missing; using %r", name, self.settings.persona)
             persona = load_persona(self.settings.persona, self.settings.personas_dir)
         if overrides.get("voice"):
             persona = persona.model_copy(update={"voice": overrides["voice"]})
@@ -111,7 +124,8 @@ class Phone:
 
     async def start_session(self, stream: MediaStreamCall, params: dict[str, Any]) -> Session:
         call_sid = stream.call_sid or ""
-        persona = await self._persona_for(str(params.get("to", "")))
+        overrides = await self._number_settings(str(params.get("to", "")))
+        persona = self._persona_for(overrides)
         session = Session(
             stt=self.providers.stt,
             llm=self.providers.llm,
@@ -133,7 +147,11 @@ class Phone:
             meta={"stream_sid": stream.stream_sid},
         )
         telemetry.watch_session(session, "phone")
-        self.calls[call_sid] = _Call(stream, session, ConversationRecorder(self.records, start, session))
+        recording = None
+        if self._records_audio(persona, overrides):
+            recording = ConversationRecording(stream.output_sample_rate)
+            session.add_audio_tap(recording)
+        self.calls[call_sid] = _Call(stream, session, ConversationRecorder(self.records, start, session), recording)
         log.info("call %s started (persona %s)", call_sid, persona.name)
         return session
 
@@ -143,12 +161,24 @@ class Phone:
             return
         await call.session.close()
         log.info("call %s ended: %s", stream.call_sid, stream.stats.as_dict())
+        if call.recording is not None:
+            await self._keep_recording(call.recorder, call.recording)
         written = call.recorder.end(status="completed", stats=stream.stats.as_dict())
         # The summary is written after the caller hung up (and once the record is in the
         # database, however long that takes), never on anyone's audio path.
         task = asyncio.create_task(self._summarize(call.recorder, written))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+
+    async def _keep_recording(self, recorder: ConversationRecorder, recording: ConversationRecording) -> None:
+        call_sid = recorder.start.external_id
+        try:
+            path = await self.recordings.save(CHANNEL, call_sid, await asyncio.to_thread(recording.to_wav))
+        except OSError:
+            log.exception("call %s: its recording could not be stored", call_sid)
+            return
+        recorder.merge_meta({"recording": {"seconds": round(recording.duration_s, 2), "format": "wav",
+                                           "truncated": recording.truncated, "file": path.name}})
 
     async def _summarize(self, recorder: ConversationRecorder, written: asyncio.Future[Any]) -> None:
         call_sid = recorder.start.external_id

@@ -212,6 +212,13 @@ class Database:
             if stats:
                 row.stats = {**(row.stats or {}), **stats}
 
+    async def merge_meta(self, conversation_id: int, meta: dict[str, Any]) -> None:
+        """Add keys to a conversation's meta (e.g. where its recording is)."""
+
+        async with self._writing(), self._sessions.begin() as session:
+            row = await self._require_conversation(session, conversation_id)
+            row.meta = {**(row.meta or {}), **meta}  # a new dict, so the ORM sees the change
+
     async def set_summary(self, conversation_id: int, summary: str) -> None:
         async with self._writing(), self._sessions.begin() as session:
             row = await self._require_conversation(session, conversation_id)
