@@ -1,0 +1,35 @@
+"""Serving one accepted `WS /v1/realtime` connection from a persona and the server's providers.
+
+The composition root decides who may connect and which persona and providers serve; this module
+turns them into the session's starting configuration and runs the connection.
+"""
+
+from __future__ import annotations
+
+from fastapi import WebSocket
+
+from agent_core.persona import Persona
+from agent_core.providers import Providers
+from agent_core.turns import TurnSettings
+from realtime.connection import RealtimeConnection
+from realtime.protocol import wants_beta
+from realtime.session_config import SessionConfig, TurnDetection
+
+
+def starting_config(persona: Persona, turn: TurnSettings, stt_name: str) -> SessionConfig:
+    """The persona's prompt and voice, pcm 24 kHz both ways, server VAD with Parley's own silence."""
+    return SessionConfig(instructions=persona.system_prompt, voice=persona.voice,
+                         transcription={"model": stt_name, "language": persona.language},
+                         turn_detection=TurnDetection(silence_duration_ms=turn.end_of_turn_silence_ms))
+
+
+async def serve_realtime(websocket: WebSocket, *, providers: Providers, persona: Persona, turn: TurnSettings,
+                         model: str) -> None:
+    """Accept the socket and hold the Realtime conversation until the client leaves."""
+    await websocket.accept()
+    connection = RealtimeConnection(
+        websocket, stt=providers.stt, llm=providers.llm, tts=providers.tts,
+        config=starting_config(persona, turn, providers.stt.name), turn=turn, model=model,
+        beta=wants_beta(websocket.headers), language=persona.language,
+    )
+    await connection.run()
