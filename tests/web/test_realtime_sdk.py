@@ -6,10 +6,22 @@ event through the SDK's types; the models behind Parley are scripted so what is 
 
 from __future__ import annotations
 
+import json
+import warnings
+
+import numpy as np
+import pytest
+
+from agent_core.llm.openai_chat import OpenAiChatLlm
 from agent_core.providers import Providers
 from agent_core.scripted import ScriptedLlm, ScriptedStt, ScriptedTts
+from tests.web.fake_chat_server import fake_chat_server
 from tests.web.kit import talk_server
 from tests.web.sdk import EventLog, sdk_connection, speak
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import audioop
 
 ANSWER = "The capital of France is Paris."
 
@@ -77,3 +89,159 @@ async def test_a_text_only_turn(tmp_path):
     assert text_done.text == ANSWER + " "
     assert not log.of("response.output_audio.delta")
     assert done.response.output[0].content[0].type == "output_text"
+
+
+WEATHER_TOOL = {"type": "function", "name": "get_weather", "description": "The forecast for a city.",
+                "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}
+
+
+async def test_a_tool_round_trip_through_an_openai_compatible_llm(tmp_path):
+    requests: list[dict] = []
+    async with fake_chat_server(requests) as llm_url:
+        llm = OpenAiChatLlm(base_url=llm_url, model="fake")
+        async with talk_server(tmp_path, providers(llm=llm)) as url, sdk_connection(url) as connection:
+            log = EventLog(connection)
+            await connection.session.update(session={"type": "realtime", "output_modalities": ["text"],
+                                                     "tools": [WEATHER_TOOL], "tool_choice": "auto"})
+            await log.until("session.updated")
+            await connection.conversation.item.create(item={
+                "type": "message", "role": "user", "content": [{"type": "input_text", "text": "Weather in Paris?"}]})
+            await connection.response.create()
+            [first] = await log.until("response.done")
+            [arguments] = log.of("response.function_call_arguments.done")
+            await connection.conversation.item.create(item={
+                "type": "function_call_output", "call_id": arguments.call_id,
+                "output": json.dumps({"forecast": "sunny and 24 degrees"})})
+            await connection.response.create()
+            second = (await log.until("response.done", 2))[1]
+    assert first.response.status == "completed"
+    [call] = first.response.output
+    assert (call.type, call.name, call.call_id, call.arguments) == ("function_call", "get_weather",
+                                                                   "call_weather_1", '{"city": "Paris"}')
+    assert arguments.name == "get_weather" and json.loads(arguments.arguments) == {"city": "Paris"}
+    assert "".join(e.delta for e in log.of("response.function_call_arguments.delta")) == '{"city": "Paris"}'
+    assert second.response.output[0].content[0].text.strip() == "The weather says sunny and 24 degrees."
+    # The LLM was offered the client's tool, then saw its own call and the client's result.
+    assert requests[0]["tools"][0]["function"]["name"] == "get_weather" and requests[0]["tool_choice"] == "auto"
+    assert requests[1]["messages"][-2]["tool_calls"][0]["id"] == "call_weather_1"
+    assert requests[1]["messages"][-1] == {"role": "tool", "tool_call_id": "call_weather_1",
+                                           "content": '{"forecast": "sunny and 24 degrees"}'}
+
+
+async def test_tools_with_an_llm_that_cannot_call_them_are_refused_with_an_error(tmp_path):
+    llm = ScriptedLlm([ANSWER])
+    llm.supports_tools = False  # as the embedded SmolLM2
+    async with talk_server(tmp_path, providers(llm=llm)) as url, sdk_connection(url) as connection:
+        log = EventLog(connection)
+        await connection.session.update(session={"type": "realtime", "tools": [WEATHER_TOOL]})
+        await connection.conversation.item.create(item={
+            "type": "message", "role": "user", "content": [{"type": "input_text", "text": "Weather in Paris?"}]})
+        await connection.response.create()
+        [done] = await log.until("response.done")
+    [error] = log.of("error")
+    assert error.error.code == "tools_unsupported" and "cannot call tools" in error.error.message
+    assert done.response.status == "failed" and llm.requests == []
+
+
+async def test_cancel_stops_a_response_and_the_next_one_runs(tmp_path):
+    llm = ScriptedLlm(["One two three four five six seven eight nine ten.", ANSWER], token_delay_s=0.05)
+    async with talk_server(tmp_path, providers(llm=llm)) as url, sdk_connection(url) as connection:
+        log = EventLog(connection)
+        await connection.session.update(session={"type": "realtime", "output_modalities": ["text"]})
+        await connection.conversation.item.create(item={
+            "type": "message", "role": "user", "content": [{"type": "input_text", "text": "Count."}]})
+        await connection.response.create()
+        await log.until("response.output_text.delta")
+        await connection.response.cancel()
+        [cancelled] = await log.until("response.done")
+        await connection.response.create(response={"instructions": "Answer about France."})
+        done = await log.until("response.done", 2)
+    assert cancelled.response.status == "cancelled"
+    assert cancelled.response.status_details.reason == "client_cancelled"
+    assert len(cancelled.response.output[0].content[0].text.split()) < 10
+    assert llm.cancelled == 1
+    assert done[1].response.status == "completed"
+    assert llm.requests[-1][0] == {"role": "system", "content": "Answer about France."}  # per-response instructions
+
+
+async def test_truncate_keeps_only_what_was_heard(tmp_path):
+    llm = ScriptedLlm(["This is the first sentence of a long answer. And a second one.", "Okay."])
+    async with talk_server(tmp_path, providers(llm=llm, tts=ScriptedTts(seconds_per_word=0.3))) as url, \
+            sdk_connection(url) as connection:
+        log = EventLog(connection)
+        await connection.conversation.item.create(item={
+            "type": "message", "role": "user", "content": [{"type": "input_text", "text": "Tell me."}]})
+        await connection.response.create()
+        [done] = await log.until("response.done")
+        item_id = done.response.output[0].id
+        await connection.conversation.item.truncate(item_id=item_id, content_index=0, audio_end_ms=99_000)
+        [refused] = await log.until("error")
+        await connection.conversation.item.truncate(item_id=item_id, content_index=0, audio_end_ms=1200)
+        [truncated] = await log.until("conversation.item.truncated")
+        await connection.conversation.item.create(item={
+            "type": "message", "role": "user", "content": [{"type": "input_text", "text": "Go on."}]})
+        await connection.response.create()
+        await log.until("response.done", 2)
+    assert refused.error.param == "audio_end_ms"
+    assert (truncated.item_id, truncated.audio_end_ms) == (item_id, 1200)
+    # 1.2 s of 0.3 s words: the model remembers saying four words.
+    assert llm.requests[-1][-2] == {"role": "assistant", "content": "This is the first"}
+
+
+async def test_manual_turns_wait_for_commit_and_response_create(tmp_path, jfk_opening):
+    async with talk_server(tmp_path, providers()) as url, sdk_connection(url) as connection:
+        log = EventLog(connection)
+        await connection.session.update(session={"type": "realtime", "audio": {"input": {"turn_detection": None}}})
+        [updated] = await log.until("session.updated")
+        assert updated.session.audio.input.turn_detection is None
+        await connection.input_audio_buffer.commit()  # nothing appended yet
+        [empty] = await log.until("error")
+        await speak(connection, jfk_opening)
+        await connection.input_audio_buffer.commit()
+        [committed] = await log.until("input_audio_buffer.committed")
+        [transcribed] = await log.until("conversation.item.input_audio_transcription.completed")
+        assert not log.of("input_audio_buffer.speech_started") and not log.of("response.created")
+        await connection.response.create()
+        [done] = await log.until("response.done")
+    assert empty.error.code == "input_audio_buffer_commit_empty"
+    assert transcribed.item_id == committed.item_id and transcribed.transcript == "What is the capital of France?"
+    assert done.response.output[0].content[0].transcript == ANSWER
+
+
+@pytest.mark.parametrize("g711", ["audio/pcmu", "audio/pcma"])
+async def test_g711_both_ways(tmp_path, jfk_opening, g711):
+    stt = ScriptedStt(["What is the capital of France?"])
+    encode = audioop.lin2ulaw if g711 == "audio/pcmu" else audioop.lin2alaw
+    decode = audioop.ulaw2lin if g711 == "audio/pcmu" else audioop.alaw2lin
+    async with talk_server(tmp_path, providers(stt=stt)) as url, sdk_connection(url) as connection:
+        log = EventLog(connection)
+        await connection.session.update(session={"type": "realtime", "audio": {
+            "input": {"format": {"type": g711}}, "output": {"format": {"type": g711}}}})
+        [updated] = await log.until("session.updated")
+        assert updated.session.audio.output.format.type == g711
+        await speak(connection, jfk_opening, rate=8000, encode=lambda frame: encode(frame.pcm, 2))
+        [done] = await log.until("response.done")
+    assert done.response.status == "completed"
+    assert stt.pushed_seconds[0] == pytest.approx(2.6, abs=0.6)  # the speech arrived whole through the codec
+    payload = log.audio(done.response.id)
+    assert len(payload) == pytest.approx(6 * 0.25 * 8000, rel=0.02)  # one byte a sample at 8 kHz
+    tone = np.frombuffer(decode(payload, 2), np.int16).astype(np.float32) / 32768
+    assert 0.05 < float(np.sqrt(np.mean(tone**2))) < 0.1  # the scripted TTS's 0.1-amplitude tone, not noise
+
+
+class VoicedTts(ScriptedTts):
+    def voice_names(self) -> list[str]:
+        return ["amy", "ryan"]
+
+
+async def test_an_unknown_voice_is_refused_not_pretended(tmp_path):
+    async with talk_server(tmp_path, providers(tts=VoicedTts())) as url, sdk_connection(url) as connection:
+        log = EventLog(connection)
+        await connection.session.update(session={"type": "realtime", "audio": {"output": {"voice": "alloy"}}},
+                                        event_id="evt_voice")
+        [error] = await log.until("error")
+        await connection.session.update(session={"type": "realtime", "audio": {"output": {"voice": "ryan"}}})
+        [updated] = await log.until("session.updated")
+    assert (error.error.code, error.error.event_id) == ("invalid_voice", "evt_voice")
+    assert "alloy" in error.error.message and "ryan" in error.error.message
+    assert updated.session.audio.output.voice == "ryan"
