@@ -26,6 +26,9 @@ from realtime.protocol import ProtocolError, new_id
 from realtime.session_config import chat_tools
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
+# Reply audio goes out in deltas of at most this much, however big the TTS's frames: a client
+# starts playing sooner, and JSON messages stay small.
+AUDIO_DELTA_MS = 100
 
 
 @dataclass
@@ -221,15 +224,17 @@ class Response:
             segment.complete = True
 
     async def _audio_delta(self, item: Item, segment: Segment, payload: bytes) -> None:
-        if not payload:
-            return
-        if self._timings.first_audio is None:
-            self._timings.first_audio = time.monotonic()
-        samples = len(payload) // self.plan.output_format.bytes_per_sample
-        segment.produced_samples += samples
-        segment.played_samples += samples  # heard unless the client truncates the item
-        await self._send({**self._where(item), "type": "response.output_audio.delta", "content_index": 0,
-                          "delta": base64.b64encode(payload).decode()})
+        audio_format = self.plan.output_format
+        step = audio_format.sample_rate * AUDIO_DELTA_MS // 1000 * audio_format.bytes_per_sample
+        for start in range(0, len(payload), step):
+            piece = payload[start:start + step]
+            if self._timings.first_audio is None:
+                self._timings.first_audio = time.monotonic()
+            samples = len(piece) // audio_format.bytes_per_sample
+            segment.produced_samples += samples
+            segment.played_samples += samples  # heard unless the client truncates the item
+            await self._send({**self._where(item), "type": "response.output_audio.delta", "content_index": 0,
+                              "delta": base64.b64encode(piece).decode()})
 
     async def _finish_message(self, status: str) -> None:
         item = self._message

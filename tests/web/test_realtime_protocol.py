@@ -69,7 +69,8 @@ async def test_barge_in_cancels_the_reply_and_history_keeps_what_was_heard(tmp_p
     # A turn ends after 1.5 s of silence: JFK's own pauses stay inside his turn.
     async with talk_server(tmp_path, p, end_of_turn_silence_ms=1500) as url, RealtimeClient(ws_url(url)) as client:
         await client.speak(jfk_opening, silence_s=2, realtime=False)
-        [first_delta] = await client.wait_for("response.output_audio.delta")
+        # The second sentence's transcript follows all of the first one's audio (2.7 s).
+        first_delta = (await client.wait_for("response.output_audio_transcript.delta", 2))[0]
         await client.speak(jfk_opening, silence_s=0, realtime=False)  # talk over the bot, still talking
         await client.wait_for("input_audio_buffer.speech_started", 2)
         # The client stops playback having played 0.9 s, and says so, as Realtime clients do.
