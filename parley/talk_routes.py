@@ -67,5 +67,5 @@ async def realtime(websocket: WebSocket) -> None:
         await websocket.close(code=1008)  # refused before the upgrade: the client sees HTTP 403
         return
     persona = await asyncio.to_thread(load_persona, settings.persona, settings.personas_dir)
-    await serve_realtime(websocket, providers=app.state.providers, persona=persona, turn=settings.session.turn,
+    await serve_realtime(websocket, providers=app.state.providers, persona=persona, session=settings.session,
                          model=websocket.query_params.get("model") or "parley")

@@ -10,26 +10,28 @@ from fastapi import WebSocket
 
 from agent_core.persona import Persona
 from agent_core.providers import Providers
-from agent_core.turns import TurnSettings
+from agent_core.session import SessionSettings
 from realtime.connection import RealtimeConnection
 from realtime.protocol import wants_beta
 from realtime.session_config import SessionConfig, TurnDetection
 
 
-def starting_config(persona: Persona, turn: TurnSettings, stt_name: str) -> SessionConfig:
-    """The persona's prompt and voice, pcm 24 kHz both ways, server VAD with Parley's own silence."""
+def starting_config(persona: Persona, session: SessionSettings, stt_name: str) -> SessionConfig:
+    """The persona's prompt and voice, pcm 24 kHz both ways, server VAD with Parley's own end-of-turn
+    silence and pre-roll (longer than OpenAI's 300 ms default: Whisper loses first syllables)."""
+    detection = TurnDetection(silence_duration_ms=session.turn.end_of_turn_silence_ms,
+                              prefix_padding_ms=session.preroll_ms)
     return SessionConfig(instructions=persona.system_prompt, voice=persona.voice,
-                         transcription={"model": stt_name, "language": persona.language},
-                         turn_detection=TurnDetection(silence_duration_ms=turn.end_of_turn_silence_ms))
+                         transcription={"model": stt_name, "language": persona.language}, turn_detection=detection)
 
 
-async def serve_realtime(websocket: WebSocket, *, providers: Providers, persona: Persona, turn: TurnSettings,
-                         model: str) -> None:
+async def serve_realtime(websocket: WebSocket, *, providers: Providers, persona: Persona,
+                         session: SessionSettings, model: str) -> None:
     """Accept the socket and hold the Realtime conversation until the client leaves."""
     await websocket.accept()
     connection = RealtimeConnection(
         websocket, stt=providers.stt, llm=providers.llm, tts=providers.tts,
-        config=starting_config(persona, turn, providers.stt.name), turn=turn, model=model,
+        config=starting_config(persona, session, providers.stt.name), turn=session.turn, model=model,
         beta=wants_beta(websocket.headers), language=persona.language,
     )
     await connection.run()
