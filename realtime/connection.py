@@ -115,14 +115,20 @@ class RealtimeConnection:
 
     async def _session_update(self, event: dict[str, Any]) -> None:
         config = self.config.updated(event.get("session"))
-        known = self._tts.voice_names()
-        if config.voice is not None and config.voice != self.config.voice and known and config.voice not in known:
-            raise ProtocolError("invalid_voice", f"unknown voice {config.voice!r} for {self._tts.name}; known voices: "
-                                f"{', '.join(known)}", param="session.audio.output.voice")
+        if config.voice != self.config.voice:
+            self._check_voice(config.voice, "session.audio.output.voice")
         self.config = config
         for stream in self.input.configure(config.turn_detection):
             await stream.aclose()
         await self.send({"type": "session.updated", "session": self._session_wire()})
+
+    def _check_voice(self, voice: str | None, param: str) -> None:
+        """Refuse a voice the TTS does not have, where it can say which it has; a backend that cannot
+        list them refuses an unknown one when asked to speak, and the response fails then."""
+        known = self._tts.voice_names()
+        if voice is not None and known and voice not in known:
+            raise ProtocolError("invalid_voice", f"unknown voice {voice!r} for {self._tts.name}; known voices: "
+                                f"{', '.join(known)}", param=param)
 
     def _session_wire(self) -> dict[str, Any]:
         return self.config.to_wire(self.session_id, self.model)
@@ -217,7 +223,9 @@ class RealtimeConnection:
         if self._response_task is not None:
             raise ProtocolError("conversation_already_has_active_response",
                                 f"response {self._response.id if self._response else ''} is still in progress")
-        self._start_response(self._plan(event.get("response") or {}))
+        plan = self._plan(event.get("response") or {})
+        plan.client_event_id = event.get("event_id")
+        self._start_response(plan)
 
     async def _response_cancel(self, event: dict[str, Any]) -> None:
         if self._response_task is None:
@@ -236,6 +244,8 @@ class RealtimeConnection:
         if "input" in overrides:
             raise ProtocolError("unsupported", "responses over custom input items are not supported",
                                 param="response.input")
+        if config.voice != self.config.voice:
+            self._check_voice(config.voice, "response.audio.output.voice")
         metadata = overrides.get("metadata") or {}
         return ResponsePlan(
             instructions=config.instructions, voice=config.voice, output_format=config.output_format,

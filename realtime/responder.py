@@ -22,7 +22,7 @@ from agent_core.text import SentenceSplitter, speakable
 from agent_core.tts.base import TextToSpeech, UnknownVoiceError
 from realtime.audio_formats import AudioFormat, OutputEncoder
 from realtime.conversation import Conversation, Item
-from realtime.protocol import ProtocolError, new_id
+from realtime.protocol import ProtocolError, error_event, new_id
 from realtime.session_config import chat_tools
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
@@ -44,6 +44,7 @@ class ResponsePlan:
     into_conversation: bool = True  # False: an out-of-band response (`conversation: "none"`)
     metadata: dict[str, str] = field(default_factory=dict)
     turn_ended_t: float | None = None  # monotonic end of the user's speech, for voice-to-voice latency
+    client_event_id: str | None = None  # the response.create that asked for it, named by its errors
 
 
 @dataclass
@@ -97,9 +98,7 @@ class Response:
             status, details = "cancelled", {"type": "cancelled", "reason": self.cancel_reason}
         except ProtocolError as error:
             status, details = "failed", {"type": "failed", "error": {"type": error.error_type, "code": error.code}}
-            await self._send({"type": "error", "error": {"type": error.error_type, "code": error.code,
-                                                          "message": error.message, "param": error.param,
-                                                          "event_id": None}})
+            await self._send(error_event(error, self.plan.client_event_id))
         await self._finish_message(status)
         response = self._wire(status)
         response["status_details"] = details

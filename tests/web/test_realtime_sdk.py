@@ -6,15 +6,18 @@ event through the SDK's types; the models behind Parley are scripted so what is 
 
 from __future__ import annotations
 
+import base64
 import json
 import warnings
 
 import numpy as np
 import pytest
 
+from agent_core.audio.resample import resample
 from agent_core.llm.openai_chat import OpenAiChatLlm
 from agent_core.providers import Providers
 from agent_core.scripted import ScriptedLlm, ScriptedStt, ScriptedTts
+from agent_core.tts.base import UnknownVoiceError
 from tests.web.fake_chat_server import fake_chat_server
 from tests.web.kit import talk_server
 from tests.web.sdk import EventLog, sdk_connection, speak
@@ -136,10 +139,11 @@ async def test_tools_with_an_llm_that_cannot_call_them_are_refused_with_an_error
         await connection.session.update(session={"type": "realtime", "tools": [WEATHER_TOOL]})
         await connection.conversation.item.create(item={
             "type": "message", "role": "user", "content": [{"type": "input_text", "text": "Weather in Paris?"}]})
-        await connection.response.create()
+        await connection.response.create(event_id="evt_respond")
         [done] = await log.until("response.done")
     [error] = log.of("error")
     assert error.error.code == "tools_unsupported" and "cannot call tools" in error.error.message
+    assert error.error.event_id == "evt_respond"
     assert done.response.status == "failed" and llm.requests == []
 
 
@@ -240,8 +244,60 @@ async def test_an_unknown_voice_is_refused_not_pretended(tmp_path):
         await connection.session.update(session={"type": "realtime", "audio": {"output": {"voice": "alloy"}}},
                                         event_id="evt_voice")
         [error] = await log.until("error")
+        await connection.response.create(response={"audio": {"output": {"voice": "nova"}}}, event_id="evt_nova")
+        await log.until("error", 2)
         await connection.session.update(session={"type": "realtime", "audio": {"output": {"voice": "ryan"}}})
         [updated] = await log.until("session.updated")
+    error, per_response = log.of("error")
+    assert (per_response.error.code, per_response.error.event_id) == ("invalid_voice", "evt_nova")
+    assert not log.of("response.created")
     assert (error.error.code, error.error.event_id) == ("invalid_voice", "evt_voice")
     assert "alloy" in error.error.message and "ryan" in error.error.message
     assert updated.session.audio.output.voice == "ryan"
+
+
+class VoicelessTts(ScriptedTts):
+    """A backend that cannot list its voices up front and refuses an unknown one when asked to speak."""
+
+    async def synthesize(self, text, *, voice=None, style=None):
+        if voice != "amy":
+            raise UnknownVoiceError(voice or "", self.name, ["amy"])
+        async for frame in super().synthesize(text, voice=voice, style=style):
+            yield frame
+
+
+async def test_a_voice_refused_by_the_tts_fails_the_response_with_an_error(tmp_path):
+    async with talk_server(tmp_path, providers(tts=VoicelessTts())) as url, sdk_connection(url) as connection:
+        log = EventLog(connection)
+        await connection.session.update(session={"type": "realtime", "audio": {"output": {"voice": "alloy"}}})
+        await connection.conversation.item.create(item={
+            "type": "message", "role": "user", "content": [{"type": "input_text", "text": "Hello?"}]})
+        await connection.response.create(event_id="evt_speak")
+        [done] = await log.until("response.done")
+    [error] = log.of("error")
+    assert (error.error.code, error.error.event_id) == ("invalid_voice", "evt_speak")
+    assert "alloy" in error.error.message
+    assert done.response.status == "failed" and not log.of("response.output_audio.delta")
+
+
+async def test_audio_items_are_transcribed_and_deleted_items_are_forgotten(tmp_path, jfk_opening):
+    llm = ScriptedLlm([ANSWER])
+    async with talk_server(tmp_path, providers(llm=llm)) as url, sdk_connection(url) as connection:
+        log = EventLog(connection)
+        await connection.session.update(session={"type": "realtime", "output_modalities": ["text"],
+                                                 "audio": {"input": {"turn_detection": None}}})
+        await connection.conversation.item.create(item={
+            "id": "item_secret", "type": "message", "role": "user",
+            "content": [{"type": "input_text", "text": "My password is hunter2."}]})
+        pcm24 = resample(jfk_opening, 24000).pcm
+        await connection.conversation.item.create(item={
+            "type": "message", "role": "user",
+            "content": [{"type": "input_audio", "audio": base64.b64encode(pcm24).decode()}]})
+        [transcribed] = await log.until("conversation.item.input_audio_transcription.completed")
+        await connection.conversation.item.delete(item_id="item_secret")
+        [deleted] = await log.until("conversation.item.deleted")
+        await connection.response.create()
+        await log.until("response.done")
+    assert transcribed.transcript == "What is the capital of France?"
+    assert deleted.item_id == "item_secret"
+    assert llm.requests[-1][1:] == [{"role": "user", "content": "What is the capital of France?"}]
