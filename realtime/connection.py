@@ -19,6 +19,7 @@ from typing import Any
 from fastapi import WebSocket
 from starlette.websockets import WebSocketDisconnect
 
+from agent_core import logs, telemetry
 from agent_core.llm.base import LanguageModel
 from agent_core.stt.base import SpeechToText, SttStream
 from agent_core.tts.base import TextToSpeech
@@ -32,6 +33,7 @@ from realtime.responder import Response, ResponsePlan
 from realtime.session_config import SessionConfig, parse_modalities, parse_tool_choice, parse_tools
 
 log = logging.getLogger(__name__)
+CHANNEL = "realtime"  # the channel label of Parley's metrics
 MAX_APPEND_MS = 10_000  # per append: more is a client bug, and VAD over it would hold the event loop
 
 
@@ -57,6 +59,8 @@ class RealtimeConnection:
 
     # ---- lifecycle -------------------------------------------------------------------------------
     async def run(self) -> None:
+        logs.bind(realtime_session=self.session_id)
+        telemetry.ACTIVE_SESSIONS.labels(CHANNEL).inc()
         await self.send({"type": "session.created", "session": self._session_wire()})
         try:
             while True:
@@ -65,6 +69,7 @@ class RealtimeConnection:
             pass
         finally:
             await self._close()
+            telemetry.ACTIVE_SESSIONS.labels(CHANNEL).dec()
 
     async def _close(self) -> None:
         tasks = [t for t in (self._response_task, *self._background) if t is not None]
@@ -189,8 +194,13 @@ class RealtimeConnection:
         return self._spawn(self._transcribe(item, utterance, seconds))
 
     async def _transcribe(self, item: Item, utterance: SttStream | None, seconds: float) -> None:
+        started = time.monotonic()
         await transcribe_item_audio(item, utterance, self.send, seconds=seconds,
                                     report=self.config.transcription is not None)
+        if item.wire["content"][0]["transcript"] is not None:
+            telemetry.STT_FINAL.labels(CHANNEL).observe(time.monotonic() - started)
+        else:
+            telemetry.PROVIDER_ERRORS.labels(CHANNEL, "stt").inc()
         await self.send({"type": "conversation.item.done", "item": item.wire})
 
     async def _item_create(self, event: dict[str, Any]) -> None:
@@ -272,6 +282,7 @@ class RealtimeConnection:
                     await asyncio.shield(after)
             self._response = response
             await response.run(self.conversation.messages())
+            observe_response(response)
 
         task = asyncio.create_task(run())
         self._response_task = task
@@ -305,3 +316,14 @@ class RealtimeConnection:
         "response.create": _response_create,
         "response.cancel": _response_cancel,
     }
+
+
+def observe_response(response: Response) -> None:
+    """A finished response's latencies and failure into Parley's Prometheus metrics."""
+    latencies = response.latencies_ms
+    for stage, histogram in (("voice_to_voice", telemetry.VOICE_TO_VOICE), ("llm_first_token", telemetry.LLM_FIRST_TOKEN),
+                             ("tts_first_audio", telemetry.TTS_FIRST_AUDIO)):
+        if stage in latencies:
+            histogram.labels(CHANNEL).observe(latencies[stage] / 1000)
+    if response.status == "failed":
+        telemetry.PROVIDER_ERRORS.labels(CHANNEL, "response").inc()

@@ -54,13 +54,13 @@ class _Timings:
     first_sentence: float | None = None
     first_audio: float | None = None
 
-    def metadata(self, turn_ended_t: float | None) -> dict[str, str]:
-        """Parley's latencies in ms; Realtime metadata values are strings."""
-        spans = {"llm_first_token_ms": (self.started, self.first_token),
-                 "tts_first_audio_ms": (self.first_sentence, self.first_audio),
-                 "response_first_audio_ms": (self.started, self.first_audio),
-                 "voice_to_voice_ms": (turn_ended_t, self.first_audio)}
-        return {name: str(round((end - start) * 1000)) for name, (start, end) in spans.items()
+    def latencies_ms(self, turn_ended_t: float | None) -> dict[str, int]:
+        """Parley's latencies of this response, in ms, where they happened."""
+        spans = {"llm_first_token": (self.started, self.first_token),
+                 "tts_first_audio": (self.first_sentence, self.first_audio),
+                 "response_first_audio": (self.started, self.first_audio),
+                 "voice_to_voice": (turn_ended_t, self.first_audio)}
+        return {name: round((end - start) * 1000) for name, (start, end) in spans.items()
                 if start is not None and end is not None}
 
 
@@ -83,6 +83,11 @@ class Response:
         self._text = ""
         self._deltas = 0
         self.cancel_reason = "client_cancelled"
+        self.status = "in_progress"
+
+    @property
+    def latencies_ms(self) -> dict[str, int]:
+        return self._timings.latencies_ms(self.plan.turn_ended_t)
 
     @property
     def _speaks(self) -> bool:
@@ -91,19 +96,21 @@ class Response:
     async def run(self, messages: list[Message]) -> None:
         """Stream the whole response; a cancellation ends it as `cancelled` rather than raising."""
         await self._send({"type": "response.created", "response": self._wire("in_progress")})
-        status, details = "completed", None
+        self.status, details = "completed", None
         try:
             await self._generate(messages)
         except asyncio.CancelledError:
-            status, details = "cancelled", {"type": "cancelled", "reason": self.cancel_reason}
+            self.status, details = "cancelled", {"type": "cancelled", "reason": self.cancel_reason}
         except ProtocolError as error:
-            status, details = "failed", {"type": "failed", "error": {"type": error.error_type, "code": error.code}}
+            self.status = "failed"
+            details = {"type": "failed", "error": {"type": error.error_type, "code": error.code}}
             await self._send(error_event(error, self.plan.client_event_id))
-        await self._finish_message(status)
-        response = self._wire(status)
+        await self._finish_message(self.status)
+        response = self._wire(self.status)
         response["status_details"] = details
         response["usage"] = self._usage(messages)
-        response["metadata"] = {**self.plan.metadata, **self._timings.metadata(self.plan.turn_ended_t)}
+        # Realtime metadata values are strings.
+        response["metadata"] = {**self.plan.metadata, **{f"{name}_ms": str(ms) for name, ms in self.latencies_ms.items()}}
         await self._send({"type": "response.done", "response": response})
         # Parley imposes no rate limits: the list is empty, sent where OpenAI sends it.
         await self._send({"type": "rate_limits.updated", "rate_limits": []})

@@ -10,6 +10,7 @@ import base64
 import json
 import warnings
 
+import httpx
 import numpy as np
 import pytest
 
@@ -34,9 +35,16 @@ def providers(**kw) -> Providers:
                      llm=kw.get("llm") or ScriptedLlm([ANSWER]), tts=kw.get("tts") or ScriptedTts())
 
 
+def voice_to_voice_count(metrics: str) -> float:
+    prefix = 'parley_voice_to_voice_seconds_count{channel="realtime"} '
+    return sum(float(line.removeprefix(prefix)) for line in metrics.splitlines() if line.startswith(prefix))
+
+
 async def test_a_spoken_turn_with_server_vad(tmp_path, jfk_opening):
     tts = ScriptedTts(seconds_per_word=0.25)
-    async with talk_server(tmp_path, providers(tts=tts)) as url, sdk_connection(url) as connection:
+    async with talk_server(tmp_path, providers(tts=tts)) as url, sdk_connection(url) as connection, \
+            httpx.AsyncClient() as http:
+        measured_before = voice_to_voice_count((await http.get(url + "/metrics")).text)
         log = EventLog(connection)
         [created] = await log.until("session.created")
         assert created.session.type == "realtime"
@@ -50,6 +58,8 @@ async def test_a_spoken_turn_with_server_vad(tmp_path, jfk_opening):
         await speak(connection, jfk_opening)
         [done] = await log.until("response.done")
         await log.until("rate_limits.updated")
+        measured_after = voice_to_voice_count((await http.get(url + "/metrics")).text)
+    assert measured_after == measured_before + 1  # the turn's latency reached Prometheus
     order = ["input_audio_buffer.speech_started", "input_audio_buffer.speech_stopped",
              "input_audio_buffer.committed", "conversation.item.added",
              "conversation.item.input_audio_transcription.completed", "response.created",
