@@ -9,8 +9,10 @@ import json
 import os
 import shutil
 import subprocess
+import warnings
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from agent_core.audio.frames import AudioFrame
@@ -21,6 +23,10 @@ from parley.local_server import running_server
 from parley.server import create_app
 from tests.integration.conftest import words
 from tests.web.sdk import EventLog, sdk_connection, speak
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import audioop
 
 pytestmark = pytest.mark.models
 NODE_CLIENT = Path(__file__).resolve().parents[1] / "node"
@@ -48,6 +54,23 @@ async def test_the_python_sdk_holds_a_spoken_turn(providers, settings, jfk, tmp_
     assert reply.strip()
     assert len(log.audio(done.response.id)) > 24000 * 2 * 0.5  # over half a second of pcm16 at 24 kHz
     assert int(done.response.metadata["voice_to_voice_ms"]) > 0
+
+
+async def test_the_python_sdk_holds_a_spoken_turn_over_g711(providers, settings, jfk_opening, tmp_path):
+    """Telephone audio both ways: mu-law at 8 kHz in, real speech transcribed, mu-law reply out."""
+    async with running_server(local_app(settings, providers, tmp_path)) as url, sdk_connection(url) as connection:
+        log = EventLog(connection)
+        await connection.session.update(session={"type": "realtime", "audio": {
+            "input": {"format": {"type": "audio/pcmu"}}, "output": {"format": {"type": "audio/pcmu"}}}})
+        await log.until("session.updated")
+        await speak(connection, jfk_opening, rate=8000, encode=lambda frame: audioop.lin2ulaw(frame.pcm, 2))
+        [done] = await log.until("response.done", timeout_s=180)
+    [transcribed] = log.of("conversation.item.input_audio_transcription.completed")
+    # Telephone audio stops at 4 kHz, where most of a final "s" lives: Whisper may hear "America".
+    assert "and so my fellow america" in words(transcribed.transcript)
+    assert done.response.status == "completed"
+    reply = np.frombuffer(audioop.ulaw2lin(log.audio(done.response.id), 2), np.int16)
+    assert len(reply) > 8000 * 0.5 and AudioFrame(reply.tobytes(), 8000).audible  # a spoken reply, not silence
 
 
 @pytest.fixture(scope="module")
