@@ -63,9 +63,9 @@ class RealtimeConnection:
         telemetry.ACTIVE_SESSIONS.labels(CHANNEL).inc()
         await self.send({"type": "session.created", "session": self._session_wire()})
         try:
-            while True:
-                await self._handle(await self.ws.receive_text())
-        except (WebSocketDisconnect, RuntimeError):  # RuntimeError: a binary frame or a closed socket
+            while (message := await self.ws.receive())["type"] != "websocket.disconnect":
+                await self._handle(message.get("text"))
+        except (WebSocketDisconnect, RuntimeError):  # RuntimeError: the socket closed under us
             pass
         finally:
             await self._close()
@@ -98,15 +98,18 @@ class RealtimeConnection:
         return task
 
     # ---- client events ---------------------------------------------------------------------------
-    async def _handle(self, text: str) -> None:
+    async def _handle(self, text: str | None) -> None:
         event_id = None
         try:
             try:
-                event = json.loads(text)
+                event = json.loads(text)  # type: ignore[arg-type]  # None: a binary frame, refused below
                 kind = event["type"]
                 event_id = event.get("event_id")
+                if not isinstance(kind, str):
+                    raise TypeError(kind)
             except (ValueError, KeyError, TypeError, AttributeError):
-                raise ProtocolError("invalid_json", "expected a JSON object with a 'type'") from None
+                raise ProtocolError("invalid_json", "expected a text frame holding a JSON object with a 'type'"
+                                    ) from None
             handler = self._handlers.get(CLIENT_ALIASES.get(kind, kind))
             if handler is None:
                 raise ProtocolError("unknown_event", f"unsupported event type {kind!r}", param="type")

@@ -107,15 +107,23 @@ async def test_bad_events_get_errors_naming_them_and_other_sessions_carry_on(tmp
                                        {"type": "no.such.event"})):
             await bad.send({**event, "event_id": f"evt_{index}"})
         await bad.ws.send("not json")
+        await bad.ws.send(b"\x00\x01")  # a binary frame
+        await bad.ws.send(json.dumps({"type": ["session.update"]}))
         await good.speak(jfk_opening, realtime=False)
-        errors = await bad.wait_for("error", 10)
+        errors = await bad.wait_for("error", 12)
         [done] = await good.wait_for("response.done")
+        # The connection that sent them is still open and still answers.
+        await bad.send({"type": "conversation.item.create", "item": {
+            "type": "message", "role": "user", "content": [{"type": "input_text", "text": "Still there?"}]}})
+        await bad.send({"type": "response.create"})
+        [still] = await bad.wait_for("response.done")
     assert [(e["error"]["code"], e["error"]["event_id"]) for e in errors] == [
         ("invalid_audio", "evt_0"), ("invalid_audio", "evt_1"), ("invalid_value", "evt_2"), ("invalid_value", "evt_3"),
         ("invalid_value", "evt_4"), ("item_not_found", "evt_5"), ("response_cancel_not_active", "evt_6"),
-        ("input_audio_buffer_commit_empty", "evt_7"), ("unknown_event", "evt_8"), ("invalid_json", None)]
+        ("input_audio_buffer_commit_empty", "evt_7"), ("unknown_event", "evt_8"), ("invalid_json", None),
+        ("invalid_json", None), ("invalid_json", None)]
     assert errors[2]["error"]["param"] == "session.audio.input.format"
-    assert done["response"]["status"] == "completed"
+    assert done["response"]["status"] == still["response"]["status"] == "completed"
     assert not [e for e in good.events if e["type"] == "error"]
 
 
