@@ -29,7 +29,7 @@ from realtime.conversation import Conversation, Item
 from realtime.input_audio import InputBuffer, SpeechStarted, SpeechStopped
 from realtime.items import parse_item, transcribe_item_audio
 from realtime.protocol import BETA_SERVER_NAMES, BETA_SILENT, CLIENT_ALIASES, ProtocolError, error_event, new_id
-from realtime.responder import Response, ResponsePlan
+from realtime.responder import DEFAULT_TIMEOUTS, LlmTimeouts, Response, ResponsePlan
 from realtime.session_config import SessionConfig, parse_modalities, parse_tool_choice, parse_tools
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ MAX_APPEND_MS = 10_000  # per append: more is a client bug, and VAD over it woul
 class RealtimeConnection:
     def __init__(self, websocket: WebSocket, *, stt: SpeechToText, llm: LanguageModel, tts: TextToSpeech,
                  config: SessionConfig, turn: TurnSettings, model: str, beta: bool = False,
-                 language: str | None = None) -> None:
+                 language: str | None = None, timeouts: LlmTimeouts = DEFAULT_TIMEOUTS) -> None:
         self.ws = websocket
         self.session_id = new_id("sess")
         self.model = model
@@ -48,6 +48,7 @@ class RealtimeConnection:
         self._stt, self._llm, self._tts = stt, llm, tts
         self._beta = beta
         self._language = language
+        self._timeouts = timeouts
         self.conversation = Conversation()
         self.input = InputBuffer(stt, SileroVad.shared(), turn, language)
         self.input.configure(config.turn_detection)
@@ -274,7 +275,7 @@ class RealtimeConnection:
     def _start_response(self, plan: ResponsePlan, after: asyncio.Task[Any] | None = None) -> None:
         previous = self._response_task
         response = Response(plan, llm=self._llm, tts=self._tts, conversation=self.conversation, send=self.send,
-                            language=self._language)
+                            language=self._language, timeouts=self._timeouts)
 
         async def run() -> None:
             if previous is not None:  # replies never overlap: a turn waits for the one before it

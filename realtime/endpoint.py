@@ -13,6 +13,7 @@ from agent_core.providers import Providers
 from agent_core.session import SessionSettings
 from realtime.connection import RealtimeConnection
 from realtime.protocol import wants_beta
+from realtime.responder import LlmTimeouts
 from realtime.session_config import SessionConfig, TurnDetection
 
 
@@ -33,5 +34,6 @@ async def serve_realtime(websocket: WebSocket, *, providers: Providers, persona:
         websocket, stt=providers.stt, llm=providers.llm, tts=providers.tts,
         config=starting_config(persona, session, providers.stt.name), turn=session.turn, model=model,
         beta=wants_beta(websocket.headers), language=persona.language,
+        timeouts=LlmTimeouts(first_token_s=session.llm_first_token_timeout_s, token_gap_s=session.llm_token_gap_timeout_s),
     )
     await connection.run()

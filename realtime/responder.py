@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import aclosing
@@ -25,6 +26,7 @@ from realtime.conversation import Conversation, Item
 from realtime.protocol import ProtocolError, error_event, new_id
 from realtime.session_config import chat_tools
 
+log = logging.getLogger(__name__)
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 # Reply audio goes out in deltas of at most this much, however big the TTS's frames: a client
 # starts playing sooner, and JSON messages stay small.
@@ -45,6 +47,17 @@ class ResponsePlan:
     metadata: dict[str, str] = field(default_factory=dict)
     turn_ended_t: float | None = None  # monotonic end of the user's speech, for voice-to-voice latency
     client_event_id: str | None = None  # the response.create that asked for it, named by its errors
+
+
+@dataclass(frozen=True)
+class LlmTimeouts:
+    """An LLM that has not answered in this long has failed: the response fails instead of hanging."""
+
+    first_token_s: float = 8.0
+    token_gap_s: float = 5.0
+
+
+DEFAULT_TIMEOUTS = LlmTimeouts()
 
 
 @dataclass
@@ -72,8 +85,9 @@ def _chat_tool_choice(choice: Any) -> Any:
 
 class Response:
     def __init__(self, plan: ResponsePlan, *, llm: LanguageModel, tts: TextToSpeech, conversation: Conversation,
-                 send: Send, language: str | None = None) -> None:
+                 send: Send, language: str | None = None, timeouts: LlmTimeouts = DEFAULT_TIMEOUTS) -> None:
         self.id = new_id("resp")
+        self._timeouts = timeouts
         self.plan = plan
         self._llm, self._tts, self._conversation, self._send = llm, tts, conversation, send
         self._language = language
@@ -101,7 +115,11 @@ class Response:
             await self._generate(messages)
         except asyncio.CancelledError:
             self.status, details = "cancelled", {"type": "cancelled", "reason": self.cancel_reason}
-        except ProtocolError as error:
+        except Exception as failure:  # a response ends with response.done whatever happened
+            error = failure if isinstance(failure, ProtocolError) else ProtocolError(
+                "server_error", f"the response failed: {failure}", error_type="server_error")
+            if not isinstance(failure, ProtocolError):
+                log.exception("realtime response failed")
             self.status = "failed"
             details = {"type": "failed", "error": {"type": error.error_type, "code": error.code}}
             await self._send(error_event(error, self.plan.client_event_id))
@@ -146,10 +164,12 @@ class Response:
         speaker = asyncio.create_task(self._speak(sentences)) if self._speaks else None
         splitter = SentenceSplitter()
         calls: list[ToolCall] = []
+        loop = asyncio.get_running_loop()
         try:
             stream = self._llm.stream(prompt, tools, _chat_tool_choice(self.plan.tool_choice) if tools else None)
-            async with aclosing(stream):
+            async with asyncio.timeout(self._timeouts.first_token_s) as deadline, aclosing(stream):
                 async for event in stream:
+                    deadline.reschedule(loop.time() + self._timeouts.token_gap_s)
                     if self._timings.first_token is None:
                         self._timings.first_token = time.monotonic()
                     if isinstance(event, ToolCall):
@@ -168,6 +188,14 @@ class Response:
             sentences.put_nowait(None)
             if speaker is not None:
                 await speaker
+        except TimeoutError as error:
+            raise ProtocolError("llm_timeout", f"the LLM ({self._llm.name}) stopped answering",
+                                error_type="server_error") from error
+        except ProtocolError:
+            raise
+        except Exception as error:
+            raise ProtocolError("llm_failed", f"the LLM ({self._llm.name}) failed: {error}",
+                                error_type="server_error") from error
         finally:
             if speaker is not None and not speaker.done():
                 speaker.cancel()

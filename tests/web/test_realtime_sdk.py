@@ -311,3 +311,20 @@ async def test_audio_items_are_transcribed_and_deleted_items_are_forgotten(tmp_p
     assert transcribed.transcript == "What is the capital of France?"
     assert deleted.item_id == "item_secret"
     assert llm.requests[-1][1:] == [{"role": "user", "content": "What is the capital of France?"}]
+
+
+async def test_a_failing_llm_ends_the_response_as_failed_with_an_error(tmp_path):
+    llm = ScriptedLlm([ANSWER], error=ConnectionError("connection refused"))
+    async with talk_server(tmp_path, providers(llm=llm)) as url, sdk_connection(url) as connection:
+        log = EventLog(connection)
+        await connection.conversation.item.create(item={
+            "type": "message", "role": "user", "content": [{"type": "input_text", "text": "Hello?"}]})
+        await connection.response.create(event_id="evt_hello")
+        [done] = await log.until("response.done")
+        llm.error = None  # the LLM is back: the next response works
+        await connection.response.create()
+        done = await log.until("response.done", 2)
+    [error] = log.of("error")
+    assert (error.error.code, error.error.event_id) == ("llm_failed", "evt_hello")
+    assert "connection refused" in error.error.message
+    assert [d.response.status for d in done] == ["failed", "completed"]
