@@ -109,3 +109,18 @@ async def test_the_node_sdk_holds_a_spoken_turn(providers, settings, jfk_opening
     assert seen["status"] == "completed" and seen["reply"].strip()
     assert seen["audioBytes"] > 24000 * 2 * 0.5
     assert seen["types"][0] == "session.created" and "session.updated" in seen["types"]
+
+
+async def test_tools_with_the_embedded_llm_are_refused_with_an_error(providers, settings, tmp_path):
+    """SmolLM2 (135M) cannot call tools: the client is told so instead of being ignored."""
+    async with running_server(local_app(settings, providers, tmp_path)) as url, sdk_connection(url) as connection:
+        log = EventLog(connection)
+        await connection.session.update(session={"type": "realtime", "output_modalities": ["text"], "tools": [
+            {"type": "function", "name": "get_weather", "parameters": {"type": "object", "properties": {}}}]})
+        await connection.conversation.item.create(item={
+            "type": "message", "role": "user", "content": [{"type": "input_text", "text": "Weather in Paris?"}]})
+        await connection.response.create(event_id="evt_weather")
+        [done] = await log.until("response.done", timeout_s=60)
+    [error] = log.of("error")
+    assert (error.error.code, error.error.event_id) == ("tools_unsupported", "evt_weather")
+    assert "llama.cpp" in error.error.message and done.response.status == "failed"
