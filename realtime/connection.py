@@ -30,7 +30,13 @@ from realtime.input_audio import InputBuffer, SpeechStarted, SpeechStopped
 from realtime.items import parse_item, transcribe_item_audio
 from realtime.protocol import BETA_SERVER_NAMES, BETA_SILENT, CLIENT_ALIASES, ProtocolError, error_event, new_id
 from realtime.responder import DEFAULT_TIMEOUTS, LlmTimeouts, Response, ResponsePlan
-from realtime.session_config import SessionConfig, parse_modalities, parse_tool_choice, parse_tools
+from realtime.session_config import (
+    SessionConfig,
+    parse_max_output_tokens,
+    parse_modalities,
+    parse_tool_choice,
+    parse_tools,
+)
 
 log = logging.getLogger(__name__)
 CHANNEL = "realtime"  # the channel label of Parley's metrics
@@ -268,6 +274,8 @@ class RealtimeConnection:
             tools=parse_tools(overrides["tools"], "response.tools") if "tools" in overrides else self.config.tools,
             tool_choice=parse_tool_choice(overrides["tool_choice"], "response.tool_choice")
             if "tool_choice" in overrides else self.config.tool_choice,
+            max_output_tokens=parse_max_output_tokens(overrides["max_output_tokens"], "response.max_output_tokens")
+            if "max_output_tokens" in overrides else self.config.max_output_tokens,
             into_conversation=overrides.get("conversation", "auto") == "auto",
             metadata={str(k): str(v) for k, v in metadata.items()} if isinstance(metadata, dict) else {},
         )

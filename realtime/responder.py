@@ -43,6 +43,7 @@ class ResponsePlan:
     output_format: AudioFormat
     tools: tuple[dict[str, Any], ...]
     tool_choice: Any
+    max_output_tokens: int | str = "inf"  # counted as streamed LLM deltas, as `usage` counts them
     into_conversation: bool = True  # False: an out-of-band response (`conversation: "none"`)
     metadata: dict[str, str] = field(default_factory=dict)
     turn_ended_t: float | None = None  # monotonic end of the user's speech, for voice-to-voice latency
@@ -112,7 +113,8 @@ class Response:
         await self._send({"type": "response.created", "response": self._wire("in_progress")})
         self.status, details = "completed", None
         try:
-            await self._generate(messages)
+            if not await self._generate(messages):
+                self.status, details = "incomplete", {"type": "incomplete", "reason": "max_output_tokens"}
         except asyncio.CancelledError:
             self.status, details = "cancelled", {"type": "cancelled", "reason": self.cancel_reason}
         except Exception as failure:  # a response ends with response.done whatever happened
@@ -138,7 +140,7 @@ class Response:
                 "output": [item.wire for item in self._output], "output_modalities": list(self.plan.output_modalities),
                 "conversation_id": "conv_parley" if self.plan.into_conversation else None,
                 "audio": {"output": {"format": self.plan.output_format.to_wire(), "voice": self.plan.voice}},
-                "max_output_tokens": "inf", "metadata": None, "usage": None}
+                "max_output_tokens": self.plan.max_output_tokens, "metadata": None, "usage": None}
 
     def _usage(self, messages: list[Message]) -> dict[str, Any]:
         # The LLM seam streams text, not token counts: one streamed delta counts as one output token,
@@ -151,7 +153,8 @@ class Response:
                 "output_token_details": {"text_tokens": output_tokens, "audio_tokens": 0}}
 
     # ---- generation ------------------------------------------------------------------------------
-    async def _generate(self, messages: list[Message]) -> None:
+    async def _generate(self, messages: list[Message]) -> bool:
+        """Stream the reply; False if it was cut at max_output_tokens."""
         tools = None
         if self.plan.tools and self.plan.tool_choice != "none":
             if not self._llm.supports_tools:
@@ -164,6 +167,8 @@ class Response:
         speaker = asyncio.create_task(self._speak(sentences)) if self._speaks else None
         splitter = SentenceSplitter()
         calls: list[ToolCall] = []
+        limit = self.plan.max_output_tokens if isinstance(self.plan.max_output_tokens, int) else None
+        cut = False
         loop = asyncio.get_running_loop()
         try:
             stream = self._llm.stream(prompt, tools, _chat_tool_choice(self.plan.tool_choice) if tools else None)
@@ -176,6 +181,9 @@ class Response:
                         calls.append(event)
                         continue
                     assert isinstance(event, TextDelta)
+                    if limit is not None and self._deltas >= limit:
+                        cut = True
+                        break  # aclosing stops the LLM now
                     self._deltas += 1
                     self._text += event.text
                     if self._speaks:
@@ -201,6 +209,7 @@ class Response:
                 speaker.cancel()
         for call in calls:
             await self._function_call(call)
+        return not cut
 
     async def _open_message(self) -> Item:
         if self._message is None:

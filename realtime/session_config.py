@@ -107,7 +107,10 @@ class SessionConfig:
         if "tool_choice" in changes:
             new["tool_choice"] = parse_tool_choice(changes["tool_choice"], "session.tool_choice")
         if "max_output_tokens" in changes:
-            new["max_output_tokens"] = changes["max_output_tokens"]
+            new["max_output_tokens"] = parse_max_output_tokens(changes["max_output_tokens"], "session.max_output_tokens")
+        if changes.get("prompt") is not None:
+            raise ProtocolError("unsupported", "stored prompts are OpenAI's; send instructions instead",
+                                param="session.prompt")
         return replace(self, **new)
 
 
@@ -115,6 +118,12 @@ def _text(value: Any, param: str) -> str:
     if not isinstance(value, str):
         raise ProtocolError("invalid_value", f"{param} must be a string", param=param)
     return value
+
+
+def parse_max_output_tokens(value: Any, param: str) -> int | str:
+    if value == "inf" or (isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 4096):
+        return value
+    raise ProtocolError("invalid_value", 'max_output_tokens must be "inf" or an integer from 1 to 4096', param=param)
 
 
 def parse_modalities(value: Any, param: str) -> tuple[str, ...]:

@@ -328,3 +328,25 @@ async def test_a_failing_llm_ends_the_response_as_failed_with_an_error(tmp_path)
     assert (error.error.code, error.error.event_id) == ("llm_failed", "evt_hello")
     assert "connection refused" in error.error.message
     assert [d.response.status for d in done] == ["failed", "completed"]
+
+
+async def test_out_of_band_responses_stay_out_of_the_conversation_and_limits_cut_replies(tmp_path):
+    llm = ScriptedLlm(["A summary of it all.", "One two three four five six."])
+    async with talk_server(tmp_path, providers(llm=llm)) as url, sdk_connection(url) as connection:
+        log = EventLog(connection)
+        await connection.session.update(session={"type": "realtime", "output_modalities": ["text"]})
+        await connection.conversation.item.create(item={
+            "type": "message", "role": "user", "content": [{"type": "input_text", "text": "Count to six."}]})
+        await connection.response.create(response={"conversation": "none", "instructions": "Summarize.",
+                                                   "metadata": {"purpose": "summary"}})
+        [summary] = await log.until("response.done")
+        items_after_summary = len(log.of("conversation.item.added"))
+        await connection.response.create(response={"max_output_tokens": 3})
+        cut = (await log.until("response.done", 2))[1]
+    assert summary.response.metadata["purpose"] == "summary" and summary.response.conversation_id is None
+    assert summary.response.output[0].content[0].text == "A summary of it all. "
+    assert items_after_summary == 1  # only the user's item: the summary never joined the conversation
+    assert llm.requests[1][1:] == [{"role": "user", "content": "Count to six."}]
+    assert cut.response.status == "incomplete" and cut.response.status_details.reason == "max_output_tokens"
+    assert cut.response.output[0].content[0].text == "One two three "
+    assert cut.response.usage.output_tokens == 3
