@@ -63,6 +63,10 @@ class Conversation:
         item = self.get(item_id)
         if item.wire.get("role") != "assistant" or not item.sentences:
             raise ProtocolError("invalid_value", "only spoken assistant items can be truncated", param="item_id")
+        if item.wire.get("status") == "in_progress":
+            # Its audio is still being made: what was heard is only known once it stops.
+            raise ProtocolError("invalid_value", "the item is still being spoken: cancel its response first",
+                                param="item_id")
         if content_index != 0:
             raise ProtocolError("invalid_value", "content_index must be 0", param="content_index")
         if not isinstance(audio_end_ms, int) or not 0 <= audio_end_ms <= item.audio_ms:
