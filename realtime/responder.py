@@ -284,6 +284,10 @@ class Response:
         if item is None:
             return
         where, part = self._where(item), item.wire["content"][0]
+        if self._speaks and status != "completed":
+            # Cut short: the transcript keeps only words whose audio was sent, never a sentence
+            # the TTS had not spoken yet.
+            part["transcript"] = " ".join(words for s in item.sentences if (words := s.heard_words()))
         if self._speaks:
             await self._send({**where, "type": "response.output_audio.done", "content_index": 0})
             await self._send({**where, "type": "response.output_audio_transcript.done", "content_index": 0,

@@ -82,6 +82,9 @@ async def test_barge_in_cancels_the_reply_and_history_keeps_what_was_heard(tmp_p
     assert truncated["audio_end_ms"] == 900
     assert done[0]["response"]["status"] == "cancelled"
     assert done[0]["response"]["status_details"]["reason"] == "turn_detected"
+    # Cancelled while the second sentence was not spoken yet: its text was never sent as audio.
+    cancelled_transcript = done[0]["response"]["output"][0]["content"][0]["transcript"]
+    assert cancelled_transcript == "This is the first sentence of a long answer."
     assert done[1]["response"]["status"] == "completed"
     # 0.9 s of 0.3 s words: the model remembers saying the first three words, and no more.
     assert llm.requests[-1][-2] == {"role": "assistant", "content": "This is the"}
