@@ -60,10 +60,10 @@ function heardMs(item) {
   return Math.floor(seconds * 1000);
 }
 
-function stopPlayback() {
+function stopPlayback({ tellServer = false } = {}) {
   // Barge-in: the server heard the user speak over the bot; drop what is still queued and tell
   // the server how much of the reply was heard, so the bot remembers saying only that.
-  if (playingItem && playing.length && ws && ws.readyState === WebSocket.OPEN) {
+  if (tellServer && playingItem && playing.length && ws && ws.readyState === WebSocket.OPEN) {
     ws.send(JSON.stringify({ type: "conversation.item.truncate", item_id: playingItem.id, content_index: 0,
                              audio_end_ms: heardMs(playingItem) }));
   }
@@ -76,7 +76,7 @@ function stopPlayback() {
 function onEvent(event) {
   switch (event.type) {
     case "input_audio_buffer.speech_started":
-      stopPlayback();
+      stopPlayback({ tellServer: true });
       setStatus("listening");
       break;
     case "conversation.item.input_audio_transcription.completed":
