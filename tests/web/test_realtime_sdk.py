@@ -151,10 +151,14 @@ async def test_tools_with_an_llm_that_cannot_call_them_are_refused_with_an_error
             "type": "message", "role": "user", "content": [{"type": "input_text", "text": "Weather in Paris?"}]})
         await connection.response.create(event_id="evt_respond")
         [done] = await log.until("response.done")
+        # Per response: tools that must not be used, so the model is asked without them.
+        await connection.response.create(response={"tools": [WEATHER_TOOL], "tool_choice": "none"})
+        answered = (await log.until("response.done", 2))[1]
     [error] = log.of("error")
     assert error.error.code == "tools_unsupported" and "cannot call tools" in error.error.message
     assert error.error.event_id == "evt_respond"
-    assert done.response.status == "failed" and llm.requests == []
+    assert done.response.status == "failed"
+    assert answered.response.status == "completed" and llm.offered_tools == [None]
 
 
 async def test_cancel_stops_a_response_and_the_next_one_runs(tmp_path):
