@@ -178,12 +178,12 @@ class RealtimeConnection:
         await self.send({"type": "input_audio_buffer.speech_stopped", "audio_end_ms": signal.audio_end_ms,
                          "item_id": item_id})
         seconds = (signal.audio_end_ms - self.input.speech_start_ms) / 1000
-        transcript = await self._commit_utterance(signal.utterance, item_id, seconds)
+        item, transcription = await self._commit_utterance(signal.utterance, item_id, seconds)
         detection = self.config.turn_detection
         if detection is not None and detection.create_response:
             plan = self._plan({})
             plan.turn_ended_t = time.monotonic() - signal.seconds_ago
-            self._start_response(plan, after=transcript)
+            self._start_response(plan, after=transcription, answering=item)
 
     async def _commit(self, event: dict[str, Any]) -> None:
         utterance, length_ms = self.input.commit()
@@ -194,14 +194,15 @@ class RealtimeConnection:
             await stream.aclose()
         await self.send({"type": "input_audio_buffer.cleared"})
 
-    async def _commit_utterance(self, utterance: SttStream | None, item_id: str, seconds: float) -> asyncio.Task[Any]:
+    async def _commit_utterance(self, utterance: SttStream | None, item_id: str,
+                                seconds: float) -> tuple[Item, asyncio.Task[Any]]:
         """The user's audio becomes an item now; its transcript follows when the STT has it."""
         item = Item({"id": item_id, "object": "realtime.item", "type": "message", "role": "user",
                      "status": "completed", "content": [{"type": "input_audio", "transcript": None}]})
         previous = self.conversation.add(item)
         await self.send({"type": "input_audio_buffer.committed", "item_id": item_id, "previous_item_id": previous})
         await self.send({"type": "conversation.item.added", "previous_item_id": previous, "item": item.wire})
-        return self._spawn(self._transcribe(item, utterance, seconds))
+        return item, self._spawn(self._transcribe(item, utterance, seconds))
 
     async def _transcribe(self, item: Item, utterance: SttStream | None, seconds: float) -> None:
         started = time.monotonic()
@@ -280,7 +281,11 @@ class RealtimeConnection:
             metadata={str(k): str(v) for k, v in metadata.items()} if isinstance(metadata, dict) else {},
         )
 
-    def _start_response(self, plan: ResponsePlan, after: asyncio.Task[Any] | None = None) -> None:
+    def _start_response(self, plan: ResponsePlan, after: asyncio.Task[Any] | None = None,
+                        answering: Item | None = None) -> None:
+        """Run a response once the one before it is over and the transcript `after` is in.
+
+        A turn the STT found no words in (noise, a cough, a failed transcription) gets no reply."""
         previous = self._response_task
         response = Response(plan, llm=self._llm, tts=self._tts, conversation=self.conversation, send=self.send,
                             language=self._language, timeouts=self._timeouts)
@@ -292,6 +297,8 @@ class RealtimeConnection:
             if after is not None:  # the user's words must be in the conversation first
                 with suppress(BaseException):
                     await asyncio.shield(after)
+            if answering is not None and not (answering.wire["content"][0]["transcript"] or "").strip():
+                return
             self._response = response
             await response.run(self.conversation.messages())
             observe_response(response)

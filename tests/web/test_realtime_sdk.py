@@ -354,3 +354,15 @@ async def test_out_of_band_responses_stay_out_of_the_conversation_and_limits_cut
     assert cut.response.status == "incomplete" and cut.response.status_details.reason == "max_output_tokens"
     assert cut.response.output[0].content[0].text == "One two three "
     assert cut.response.usage.output_tokens == 3
+
+
+async def test_a_turn_without_words_gets_no_reply(tmp_path, jfk_opening):
+    stt = ScriptedStt(["", "What is the capital of France?"])  # a cough, then a question
+    async with talk_server(tmp_path, providers(stt=stt)) as url, sdk_connection(url) as connection:
+        log = EventLog(connection)
+        await speak(connection, jfk_opening)
+        await log.until("conversation.item.input_audio_transcription.completed")
+        await speak(connection, jfk_opening)
+        [done] = await log.until("response.done")
+    assert len(log.of("response.created")) == 1  # only the question was answered
+    assert done.response.output[0].content[0].transcript == ANSWER
