@@ -56,7 +56,7 @@ class RealtimeConnection:
         self._language = language
         self._timeouts = timeouts
         self.conversation = Conversation()
-        self.input = InputBuffer(stt, SileroVad.shared(), turn, language)
+        self.input = InputBuffer(stt, SileroVad.shared(), turn, self._listening_language())
         self.input.configure(config.turn_detection)
         self._send_lock = asyncio.Lock()
         self._response: Response | None = None
@@ -133,9 +133,15 @@ class RealtimeConnection:
         if config.voice != self.config.voice:
             self._check_voice(config.voice, "session.audio.output.voice")
         self.config = config
+        self.input.language = self._listening_language()
         for stream in self.input.configure(config.turn_detection):
             await stream.aclose()
         await self.send({"type": "session.updated", "session": self._session_wire()})
+
+    def _listening_language(self) -> str | None:
+        """The session's `transcription.language` where it names one, else the persona's language."""
+        language = (self.config.transcription or {}).get("language")
+        return language if isinstance(language, str) and language else self._language
 
     def _check_voice(self, voice: str | None, param: str) -> None:
         """Refuse a voice the TTS does not have, where it can say which it has; a backend that cannot
@@ -221,7 +227,7 @@ class RealtimeConnection:
         if audio is None:
             await self.send({"type": "conversation.item.done", "item": item.wire})
             return
-        utterance = self._stt.open_stream(language=self._language)
+        utterance = self._stt.open_stream(language=self.input.language)
         utterance.push(audio)
         self._spawn(self._transcribe(item, utterance, audio.duration_s))
 

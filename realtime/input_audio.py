@@ -41,7 +41,8 @@ InputSignal = SpeechStarted | SpeechStopped
 
 class InputBuffer:
     def __init__(self, stt: SpeechToText, vad: SileroVad, base_turn: TurnSettings, language: str | None) -> None:
-        self._stt, self._vad, self._base_turn, self._language = stt, vad, base_turn, language
+        self._stt, self._vad, self._base_turn = stt, vad, base_turn
+        self.language = language  # what the STT listens for (the session's transcription.language)
         self._detection: TurnDetection | None = None
         self._listener: Listener | None = None
         self._manual: SttStream | None = None
@@ -77,7 +78,7 @@ class InputBuffer:
             at_ms = self.audio_ms - round(heard.seconds_ago * 1000)
             if heard.signal is TurnSignal.SPEECH_STARTED:
                 try:
-                    self._listener.start_utterance(self._stt.open_stream(language=self._language))
+                    self._listener.start_utterance(self._stt.open_stream(language=self.language))
                 except Exception:  # reported as a failed transcription when the turn ends
                     log.exception("the STT stream could not open")
                 self.speech_start_ms = at_ms
@@ -90,7 +91,7 @@ class InputBuffer:
         if self._resampler is None or self._resampler.in_rate != frame.sample_rate:
             self._resampler = StreamResampler(frame.sample_rate, STT_SAMPLE_RATE)
         if self._manual is None:
-            self._manual = self._stt.open_stream(language=self._language)
+            self._manual = self._stt.open_stream(language=self.language)
             self._manual_ms = 0
         self._manual.push(self._resampler.process(frame))
         self._manual_ms += round(frame.duration_s * 1000)

@@ -366,3 +366,26 @@ async def test_a_turn_without_words_gets_no_reply(tmp_path, jfk_opening):
         [done] = await log.until("response.done")
     assert len(log.of("response.created")) == 1  # only the question was answered
     assert done.response.output[0].content[0].transcript == ANSWER
+
+
+class LanguageRecordingStt(ScriptedStt):
+    def __init__(self, transcripts: list[str]) -> None:
+        super().__init__(transcripts)
+        self.languages: list[str | None] = []
+
+    def open_stream(self, *, language=None):
+        self.languages.append(language)
+        return super().open_stream(language=language)
+
+
+async def test_the_transcription_language_reaches_the_stt(tmp_path, jfk_opening):
+    stt = LanguageRecordingStt(["Quelle est la capitale de la France ?"])
+    async with talk_server(tmp_path, providers(stt=stt)) as url, sdk_connection(url) as connection:
+        log = EventLog(connection)
+        await connection.session.update(session={"type": "realtime", "audio": {"input": {
+            "transcription": {"model": "whisper-1", "language": "fr"}, "turn_detection": None}}})
+        await log.until("session.updated")
+        await speak(connection, jfk_opening)
+        await connection.input_audio_buffer.commit()
+        [transcribed] = await log.until("conversation.item.input_audio_transcription.completed")
+    assert stt.languages == ["fr"] and transcribed.transcript.startswith("Quelle")
