@@ -12,7 +12,7 @@ from typing import Any
 
 from agent_core.llm.base import Message
 from agent_core.playback import Segment
-from realtime.protocol import ProtocolError
+from realtime.protocol import ProtocolError, new_id
 
 
 @dataclass
@@ -32,6 +32,7 @@ class Item:
 
 class Conversation:
     def __init__(self) -> None:
+        self.id = new_id("conv")
         self.items: list[Item] = []
 
     def get(self, item_id: str, param: str = "item_id") -> Item:

@@ -138,7 +138,7 @@ class Response:
     def _wire(self, status: str) -> dict[str, Any]:
         return {"id": self.id, "object": "realtime.response", "status": status, "status_details": None,
                 "output": [item.wire for item in self._output], "output_modalities": list(self.plan.output_modalities),
-                "conversation_id": "conv_parley" if self.plan.into_conversation else None,
+                "conversation_id": self._conversation.id if self.plan.into_conversation else None,
                 "audio": {"output": {"format": self.plan.output_format.to_wire(), "voice": self.plan.voice}},
                 "max_output_tokens": self.plan.max_output_tokens, "metadata": None, "usage": None}
 
