@@ -10,10 +10,13 @@ RUNTIME_STAMP := $(VENV)/.parley-runtime
 TEST_STAMP    := $(VENV)/.parley-test
 
 # Debian packages: Opus for Discord voice and ffmpeg for uploaded clips (runtime); headless
-# Chromium for the talk page test, binutils' objdump for the portable-build test and a
-# PostgreSQL server for the storage tests (tests only; they start their own server).
+# Chromium for the talk page test, binutils' objdump for the portable-build test, a PostgreSQL
+# server for the storage tests (they start their own), Node and npm for the openai npm package's
+# Realtime client, openssl for its TLS certificate (tests only). Debian's npm is a package of its
+# own; NodeSource's nodejs carries npm and conflicts with it, so npm is installed only where the
+# npm command is missing.
 SYSTEM_PACKAGES      := libopus0 ffmpeg
-TEST_SYSTEM_PACKAGES := chromium binutils postgresql
+TEST_SYSTEM_PACKAGES := chromium binutils postgresql nodejs openssl
 
 # llama-cpp-python ships only as source. Build it portable: AVX2/FMA/F16C, which every x86-64
 # CPU of the last decade has, and never -march=native (GGML_NATIVE), AVX-512 or AMX: a native
@@ -41,7 +44,7 @@ TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 ENGINE_TEST_PACKAGES := sphn==0.2.1 einops safetensors sentencepiece 'huggingface_hub<1'
 
 .PHONY: demo test test-fast lint bench install install-test doctor system-packages test-system-packages \
-	rebuild-llama clean
+	node-test-client rebuild-llama clean
 
 # The installs run with two jobs: the runtime packages download while llama.cpp compiles.
 demo:
@@ -75,6 +78,7 @@ system-packages:
 
 test-system-packages:
 	@scripts/apt-install $(TEST_SYSTEM_PACKAGES)
+	@command -v npm >/dev/null || scripts/apt-install npm
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -108,11 +112,18 @@ $(TEST_STAMP): $(RUNTIME_STAMP) | test-system-packages
 	$(BIN)/python -m pip install -q torch==2.13.0 $$(scripts/index-if-reachable $(TORCH_INDEX))
 	$(BIN)/python -m pip install -q --no-deps moshi==0.2.13
 	$(BIN)/python -m pip install -q $(ENGINE_TEST_PACKAGES)
+	$(MAKE) --no-print-directory node-test-client
 	touch $@
+
+# The openai npm package (pinned in tests/node/package-lock.json) for the Realtime conformance test.
+node-test-client: tests/node/node_modules/.package-lock.json
+
+tests/node/node_modules/.package-lock.json: tests/node/package.json tests/node/package-lock.json | test-system-packages
+	cd tests/node && npm ci --no-audit --no-fund
 
 rebuild-llama:
 	rm -rf $(LLAMA_WHEELS) $(RUNTIME_STAMP) $(TEST_STAMP)
 	$(MAKE) -j2 install
 
 clean:
-	rm -rf $(VENV) .pytest_cache reply.wav
+	rm -rf $(VENV) .pytest_cache reply.wav tests/node/node_modules

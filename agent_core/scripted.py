@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from agent_core.audio.frames import AudioFrame
-from agent_core.llm.base import LanguageModel, Message, ToolCall
+from agent_core.llm.base import LanguageModel, Message, ToolCall, ToolChoice
 from agent_core.stt.base import SpeechToText, SttStream
 from agent_core.tts.base import SpeechStyle, TextToSpeech
 
@@ -73,6 +73,7 @@ class ScriptedLlm(LanguageModel):
         self.token_delay_s = token_delay_s
         self.error = error
         self.requests: list[list[Message]] = []
+        self.offered_tools: list[list[dict[str, Any]] | None] = []  # the tools of each request
         self.cancelled = 0
 
     def _next(self, messages: list[Message]) -> list[str | ToolCall]:
@@ -84,8 +85,11 @@ class ScriptedLlm(LanguageModel):
             return [word + " " for word in reply.split()]
         return reply
 
-    async def chunks(self, messages: list[Message], tools: list[dict[str, Any]] | None) -> AsyncIterator[dict[str, Any]]:
+    async def chunks(
+        self, messages: list[Message], tools: list[dict[str, Any]] | None, tool_choice: ToolChoice = None
+    ) -> AsyncIterator[dict[str, Any]]:
         self.requests.append([dict(m) for m in messages])
+        self.offered_tools.append(tools)
         try:
             if self.first_token_delay_s:
                 await asyncio.sleep(self.first_token_delay_s)

@@ -117,8 +117,9 @@ class Settings(BaseSettings):
     public_url: str | None = None
     # Bearer token for the /api routes; without it they are closed.
     admin_token: SecretStr | None = None
-    # The browser talk page (GET /, WS /ws/talk) needs this token unless the server is only on
-    # localhost (a loopback host and no public_url); without it, it is closed to other machines.
+    # The browser talk page (GET /) and the Realtime API (WS /v1/realtime) need this token unless the
+    # server is only on localhost (a loopback host and no public_url); without it, they are closed to
+    # other machines.
     talk_token: SecretStr | None = None
     stt: SttSettings = SttSettings()
     llm: LlmSettings = LlmSettings()

@@ -6,6 +6,7 @@ import asyncio
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import uvicorn
 from fastapi import FastAPI
@@ -18,10 +19,14 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 @asynccontextmanager
-async def running_server(app: FastAPI, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
-    """Serve `app` until the block ends; yields its base URL."""
+async def running_server(
+    app: FastAPI, host: str = "127.0.0.1", port: int = 0, *, tls: tuple[Path, Path] | None = None
+) -> AsyncIterator[str]:
+    """Serve `app` until the block ends; yields its base URL. `tls`: (certificate, key) files for https."""
     port = port or free_port(host)
-    config = uvicorn.Config(app, host=host, port=port, lifespan="on", log_level="warning", ws_max_size=1 << 20)
+    certificate, key = tls or (None, None)
+    config = uvicorn.Config(app, host=host, port=port, lifespan="on", log_level="warning", ws_max_size=1 << 20,
+                            ssl_certfile=certificate, ssl_keyfile=key)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(), name="parley-server")
     while not server.started:
@@ -30,7 +35,7 @@ async def running_server(app: FastAPI, host: str = "127.0.0.1", port: int = 0) -
             raise RuntimeError("server stopped during startup")
         await asyncio.sleep(0.01)
     try:
-        yield f"http://{host}:{port}"
+        yield f"{'https' if tls else 'http'}://{host}:{port}"
     finally:
         server.should_exit = True
         await task

@@ -1,7 +1,8 @@
-"""The browser talk page: `GET /` serves it, `WS /ws/talk` connects it (or any Realtime client) to a Session.
+"""The browser talk page (`GET /`) and the OpenAI Realtime API server it talks to (`WS /v1/realtime`).
 
-Open on a server that only listens on localhost; anywhere else it needs PARLEY_TALK_TOKEN, given as
-`?token=` (a browser WebSocket cannot set headers) or `Authorization: Bearer` (Realtime clients).
+Open on a server that only listens on localhost; anywhere else both need PARLEY_TALK_TOKEN, given as
+`?token=` (a browser WebSocket cannot set headers) or `Authorization: Bearer` (the OpenAI SDKs send
+their API key so). The Realtime protocol itself lives in the `realtime` package.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from agent_core import telemetry
 from agent_core.persona import load_persona
-from parley.realtime import RealtimeTalk
+from realtime import serve_realtime
 
 router = APIRouter()
 _STATIC = files("parley") / "static"
@@ -56,14 +57,15 @@ async def asset(name: str) -> Response:
     return Response((_STATIC / name).read_text(), media_type=_ASSETS[name])
 
 
-@router.websocket("/ws/talk")
-async def talk(websocket: WebSocket) -> None:
+@router.websocket("/v1/realtime")
+async def realtime(websocket: WebSocket) -> None:
+    """OpenAI's Realtime API: `?model=` is accepted and echoed (Parley serves its configured models)."""
     app = websocket.app
     settings = app.state.settings
     if not _allowed(settings, websocket.query_params.get("token"), websocket.headers.get("authorization")):
         telemetry.refused("bad_talk_token")
-        await websocket.close(code=1008)
+        await websocket.close(code=1008)  # refused before the upgrade: the client sees HTTP 403
         return
-    await websocket.accept()
     persona = await asyncio.to_thread(load_persona, settings.persona, settings.personas_dir)
-    await RealtimeTalk(websocket, app.state.providers, persona, settings.session).run()
+    await serve_realtime(websocket, providers=app.state.providers, persona=persona, session=settings.session,
+                         model=websocket.query_params.get("model") or "parley")

@@ -33,6 +33,8 @@ class ToolCall:
 
 
 LlmEvent = TextDelta | ToolCall
+# Chat completions' tool_choice: "auto", "none", "required" or {"type": "function", "function": {"name": ...}}.
+ToolChoice = str | dict[str, Any] | None
 
 
 @dataclass
@@ -75,18 +77,24 @@ class ChunkReader:
 
 class LanguageModel(ABC):
     name: str = "llm"
+    # Whether the model can be offered tools; one that cannot is never sent them.
+    supports_tools: bool = True
 
     async def load(self) -> None:
         """Load models or open connections; called once, before the first request."""
 
     @abstractmethod
-    def chunks(self, messages: list[Message], tools: list[dict[str, Any]] | None) -> AsyncIterator[dict[str, Any]]:
-        """Stream raw OpenAI chat-completion chunks as dicts."""
+    def chunks(
+        self, messages: list[Message], tools: list[dict[str, Any]] | None, tool_choice: ToolChoice = None
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Stream raw OpenAI chat-completion chunks as dicts; `tool_choice` as chat completions take it."""
 
-    async def stream(self, messages: list[Message], tools: list[dict[str, Any]] | None = None) -> AsyncIterator[LlmEvent]:
+    async def stream(
+        self, messages: list[Message], tools: list[dict[str, Any]] | None = None, tool_choice: ToolChoice = None
+    ) -> AsyncIterator[LlmEvent]:
         reader = ChunkReader()
         # aclosing: when the consumer stops early (barge-in), the backend stops now, not at GC.
-        async with aclosing(self.chunks(messages, tools)) as chunks:
+        async with aclosing(self.chunks(messages, tools, tool_choice)) as chunks:
             async for chunk in chunks:
                 for event in reader.read(chunk):
                     yield event

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from agent_core.blocking import iterate_in_thread, model_executor
-from agent_core.llm.base import LanguageModel, Message
+from agent_core.llm.base import LanguageModel, Message, ToolChoice
 from agent_core.model_files import package_file
 
 
@@ -25,6 +25,7 @@ def smollm2_gguf_path() -> Path:
 
 class LlamaCppLlm(LanguageModel):
     name = "llama.cpp"
+    supports_tools = False  # 135M parameters: it cannot call tools reliably
 
     def __init__(
         self,
@@ -58,7 +59,9 @@ class LlamaCppLlm(LanguageModel):
         llama.create_chat_completion(messages=[{"role": "user", "content": "Hi"}], max_tokens=1)  # warm-up
         return llama
 
-    async def chunks(self, messages: list[Message], tools: list[dict[str, Any]] | None) -> AsyncIterator[dict[str, Any]]:
+    async def chunks(
+        self, messages: list[Message], tools: list[dict[str, Any]] | None, tool_choice: ToolChoice = None
+    ) -> AsyncIterator[dict[str, Any]]:
         await self.load()
         llama = self._llama
         # Tool messages from other backends' turns are kept out: the small chat template cannot hold them.

@@ -7,7 +7,7 @@ from typing import Any
 
 from openai import AsyncOpenAI, Timeout
 
-from agent_core.llm.base import LanguageModel, Message
+from agent_core.llm.base import LanguageModel, Message, ToolChoice
 
 
 class OpenAiChatLlm(LanguageModel):
@@ -36,10 +36,14 @@ class OpenAiChatLlm(LanguageModel):
             default_headers=extra_headers,
         )
 
-    async def chunks(self, messages: list[Message], tools: list[dict[str, Any]] | None) -> AsyncIterator[dict[str, Any]]:
+    async def chunks(
+        self, messages: list[Message], tools: list[dict[str, Any]] | None, tool_choice: ToolChoice = None
+    ) -> AsyncIterator[dict[str, Any]]:
         kwargs: dict[str, Any] = {}
         if tools:
             kwargs["tools"] = tools
+            if tool_choice is not None:
+                kwargs["tool_choice"] = tool_choice
         stream = await self._client.chat.completions.create(
             model=self.model,
             messages=messages,  # type: ignore[arg-type]

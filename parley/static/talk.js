@@ -1,4 +1,4 @@
-// The talk page: microphone -> WS /ws/talk (OpenAI Realtime events) -> the bot's voice, with barge-in.
+// The talk page: microphone -> WS /v1/realtime (OpenAI Realtime API, GA events) -> the bot's voice, with barge-in.
 const RATE = 24000; // pcm16 mono, as in the Realtime API
 
 const $ = (id) => document.getElementById(id);
@@ -11,6 +11,8 @@ let mic = null;
 let nextPlay = 0;
 let playing = [];
 let botLine = null;
+// The reply item being played and when each of its buffers plays, to tell the server what was heard.
+let playingItem = null;
 
 function setStatus(state) {
   $("status").textContent = state;
@@ -32,7 +34,7 @@ function toBase64(buffer) {
   return btoa(binary);
 }
 
-function play(base64) {
+function play(itemId, base64) {
   const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
   const pcm = new Int16Array(bytes.buffer, 0, bytes.length >> 1);
   const buffer = context.createBuffer(1, pcm.length, RATE);
@@ -43,6 +45,8 @@ function play(base64) {
   source.connect(context.destination);
   nextPlay = Math.max(nextPlay, context.currentTime + 0.05);
   source.start(nextPlay);
+  if (!playingItem || playingItem.id !== itemId) playingItem = { id: itemId, buffers: [] };
+  playingItem.buffers.push({ start: nextPlay, duration: buffer.duration });
   nextPlay += buffer.duration;
   stats.playedSeconds += buffer.duration;
   playing.push(source);
@@ -50,40 +54,53 @@ function play(base64) {
   setStatus("speaking");
 }
 
-function stopPlayback() {
-  // Barge-in: the server heard the user speak over the bot; drop what is still queued.
+function heardMs(item) {
+  const now = context.currentTime;
+  const seconds = item.buffers.reduce((sum, b) => sum + Math.min(b.duration, Math.max(0, now - b.start)), 0);
+  return Math.floor(seconds * 1000);
+}
+
+function stopPlayback({ tellServer = false } = {}) {
+  // Barge-in: the server heard the user speak over the bot; drop what is still queued and tell
+  // the server how much of the reply was heard, so the bot remembers saying only that.
+  if (tellServer && playingItem && playing.length && ws && ws.readyState === WebSocket.OPEN) {
+    ws.send(JSON.stringify({ type: "conversation.item.truncate", item_id: playingItem.id, content_index: 0,
+                             audio_end_ms: heardMs(playingItem) }));
+  }
   for (const source of playing) { try { source.stop(); } catch (e) { /* already ended */ } }
   playing = [];
+  playingItem = null;
   nextPlay = 0;
 }
 
 function onEvent(event) {
   switch (event.type) {
     case "input_audio_buffer.speech_started":
-      stopPlayback();
+      stopPlayback({ tellServer: true });
       setStatus("listening");
       break;
     case "conversation.item.input_audio_transcription.completed":
       stats.transcripts.push(event.transcript);
       line("user", event.transcript);
       break;
-    case "response.audio_transcript.delta":
+    case "response.output_audio_transcript.delta":
       if (!botLine) botLine = line("bot", "");
       botLine.textContent += event.delta;
       break;
-    case "response.audio.delta":
+    case "response.output_audio.delta":
       stats.audioDeltas++;
-      play(event.delta);
+      play(event.item_id, event.delta);
       break;
     case "response.done": {
       stats.responses++;
       const response = event.response;
-      const text = response.output[0]?.content[0]?.transcript ?? "";
+      const message = response.output.find((item) => item.type === "message");
+      const text = message?.content[0]?.transcript ?? "";
       stats.replies.push(text);
       if (!botLine && !text) break; // interrupted before it said anything
       if (!botLine) botLine = line("bot", text);
       if (response.status === "cancelled") {
-        // What was heard before the interruption, or what it had started to say.
+        // What it had started to say when it was interrupted.
         botLine.textContent = (text || botLine.textContent) + " (interrupted)";
         botLine.classList.add("cancelled");
       }
@@ -115,8 +132,9 @@ async function start() {
   });
   mic = { stream, source: context.createMediaStreamSource(stream), node: new AudioWorkletNode(context, "mic-capture") };
   const token = new URLSearchParams(location.search).get("token");
-  const url = new URL("ws/talk", location.href);
+  const url = new URL("v1/realtime", location.href);
   url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
+  url.searchParams.set("model", "parley");
   if (token) url.searchParams.set("token", token);
   ws = new WebSocket(url);
   ws.onmessage = (message) => onEvent(JSON.parse(message.data));

@@ -1,4 +1,4 @@
-"""A Parley server with scripted providers for the talk page and /ws/talk."""
+"""A Parley server with scripted providers for the talk page and WS /v1/realtime."""
 
 from __future__ import annotations
 

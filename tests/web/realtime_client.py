@@ -1,5 +1,6 @@
-"""A minimal OpenAI Realtime API client, written from the public event reference (beta event names):
-it knows nothing of Parley beyond the URL."""
+"""A minimal raw Realtime API client over `websockets`: for what the SDK cannot send (broken JSON,
+unknown events) and for the beta protocol (`OpenAI-Beta: realtime=v1`). It knows nothing of Parley
+beyond the URL."""
 
 from __future__ import annotations
 
@@ -16,14 +17,16 @@ from agent_core.audio.resample import resample
 
 
 class RealtimeClient:
-    def __init__(self, url: str, api_key: str | None = None) -> None:
-        self.url, self.api_key = url, api_key
+    def __init__(self, url: str, api_key: str | None = None, *, beta: bool = False) -> None:
+        self.url, self.api_key, self.beta = url, api_key, beta
         self.events: list[dict[str, Any]] = []
-        self.audio = bytearray()  # response.audio.delta, concatenated
+        self.audio = bytearray()  # response.output_audio.delta (beta: response.audio.delta), concatenated
         self._new = asyncio.Event()
 
     async def __aenter__(self) -> RealtimeClient:
         headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+        if self.beta:
+            headers["OpenAI-Beta"] = "realtime=v1"
         self.ws = await connect(self.url, additional_headers=headers, max_queue=None)
         self._reader = asyncio.create_task(self._read())
         return self
@@ -36,7 +39,7 @@ class RealtimeClient:
         async for raw in self.ws:
             event = json.loads(raw)
             self.events.append(event)
-            if event["type"] == "response.audio.delta":
+            if event["type"] in ("response.output_audio.delta", "response.audio.delta"):
                 self.audio += base64.b64decode(event["delta"])
             self._new.set()
 

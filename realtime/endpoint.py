@@ -1,0 +1,39 @@
+"""Serving one accepted `WS /v1/realtime` connection from a persona and the server's providers.
+
+The composition root decides who may connect and which persona and providers serve; this module
+turns them into the session's starting configuration and runs the connection.
+"""
+
+from __future__ import annotations
+
+from fastapi import WebSocket
+
+from agent_core.persona import Persona
+from agent_core.providers import Providers
+from agent_core.session import SessionSettings
+from realtime.connection import RealtimeConnection
+from realtime.protocol import wants_beta
+from realtime.responder import LlmTimeouts
+from realtime.session_config import SessionConfig, TurnDetection
+
+
+def starting_config(persona: Persona, session: SessionSettings, stt_name: str) -> SessionConfig:
+    """The persona's prompt and voice, pcm 24 kHz both ways, server VAD with Parley's own end-of-turn
+    silence and pre-roll (longer than OpenAI's 300 ms default: Whisper loses first syllables)."""
+    detection = TurnDetection(silence_duration_ms=session.turn.end_of_turn_silence_ms,
+                              prefix_padding_ms=session.preroll_ms)
+    return SessionConfig(instructions=persona.system_prompt, voice=persona.voice,
+                         transcription={"model": stt_name, "language": persona.language}, turn_detection=detection)
+
+
+async def serve_realtime(websocket: WebSocket, *, providers: Providers, persona: Persona,
+                         session: SessionSettings, model: str) -> None:
+    """Accept the socket and hold the Realtime conversation until the client leaves."""
+    await websocket.accept()
+    connection = RealtimeConnection(
+        websocket, stt=providers.stt, llm=providers.llm, tts=providers.tts,
+        config=starting_config(persona, session, providers.stt.name), turn=session.turn, model=model,
+        beta=wants_beta(websocket.headers), language=persona.language,
+        timeouts=LlmTimeouts(first_token_s=session.llm_first_token_timeout_s, token_gap_s=session.llm_token_gap_timeout_s),
+    )
+    await connection.run()
