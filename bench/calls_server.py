@@ -25,8 +25,8 @@ from pydantic import SecretStr  # noqa: E402
 
 from agent_core.audio import AudioFrame, read_wav  # noqa: E402
 from agent_core.providers import Providers  # noqa: E402
-from agent_core.scripted import ScriptedLlm, ScriptedStt, ScriptedTts  # noqa: E402
 from agent_core.settings import Settings  # noqa: E402
+from agent_core.testing import ScriptedLlm, ScriptedStt, ScriptedTts  # noqa: E402
 from agent_core.tts.base import TextToSpeech  # noqa: E402
 from parley.server import create_app  # noqa: E402
 from telephony.config import TwilioSettings  # noqa: E402

@@ -23,8 +23,8 @@ sys.path.insert(0, str(ROOT))
 
 from agent_core.audio import read_wav  # noqa: E402
 from agent_core.persona import Persona  # noqa: E402
-from agent_core.scripted import ScriptedLlm, ScriptedStt, ScriptedTts  # noqa: E402
 from agent_core.session import Session  # noqa: E402
+from agent_core.testing import ScriptedLlm, ScriptedStt, ScriptedTts  # noqa: E402
 from bots.voice_packet import decode  # noqa: E402
 from bots.voice_receive import TransportKeys, VoiceReceiver  # noqa: E402
 from tests.discord.voicekit import KEY, FakeDave, opus_frames, rtp_packet  # noqa: E402

@@ -27,9 +27,9 @@ from agent_core.audio import AudioFrame, read_wav  # noqa: E402
 from agent_core.demo import LocalChannel, default_question, run_demo  # noqa: E402
 from agent_core.persona import Persona, load_persona  # noqa: E402
 from agent_core.providers import build_providers  # noqa: E402
-from agent_core.scripted import ScriptedLlm, ScriptedStt, ScriptedTts  # noqa: E402
 from agent_core.session import Session, SessionSettings  # noqa: E402
 from agent_core.settings import Settings  # noqa: E402
+from agent_core.testing import ScriptedLlm, ScriptedStt, ScriptedTts  # noqa: E402
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -25,9 +25,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from agent_core import events as ev
 from agent_core.audio import AudioFrame
 from agent_core.providers import Providers
-from agent_core.scripted import ScriptedLlm, ScriptedStt, ScriptedTts
 from agent_core.settings import Settings
 from agent_core.storage import Database
+from agent_core.testing import ScriptedLlm, ScriptedStt, ScriptedTts
 from agent_core.turns import TurnSettings
 from bots.voice_client import ListeningVoiceClient
 from bots.voice_packet import VoicePacket, decode

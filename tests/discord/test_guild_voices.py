@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from agent_core.providers import Providers
-from agent_core.scripted import ScriptedLlm, ScriptedStt
 from agent_core.settings import Settings
 from agent_core.storage import Database
+from agent_core.testing import ScriptedLlm, ScriptedStt
 from bots.guild_voices import GuildVoices
 from bots.voice_service import VoiceService
 from tests.discord.commandkit import LibraryTts

@@ -8,8 +8,8 @@ from agent_core import events as ev
 from agent_core.audio import AudioFrame
 from agent_core.persona import Persona
 from agent_core.providers import Providers
-from agent_core.scripted import ScriptedLlm, ScriptedTts
 from agent_core.session import SessionSettings
+from agent_core.testing import ScriptedLlm, ScriptedTts
 from agent_core.turns import TurnSettings
 from bots.conversation import ChannelConversation
 from tests.discord.channelkit import FakeGuild, FakeVoice

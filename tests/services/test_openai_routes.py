@@ -12,7 +12,7 @@ from openai import AsyncOpenAI, AuthenticationError
 from agent_core.audio.frames import AudioFrame
 from agent_core.audio.wav import write_wav
 from agent_core.llm.openai_chat import OpenAiChatLlm
-from agent_core.scripted import ScriptedLlm
+from agent_core.testing import ScriptedLlm
 from tests.services.kit import TOKEN, RecordingStt, ToneTts, services, tone_chunk
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from agent_core import events as ev
-from agent_core.scripted import ScriptedLlm, ScriptedStt
+from agent_core.testing import ScriptedLlm, ScriptedStt
 from tests.services.kit import ToneTts, remote_stt, remote_tts, services
 from tests.sessionkit import make_session, speak, wait_for
 

@@ -17,10 +17,10 @@ from twilio.http import HttpClient
 from twilio.http.response import Response
 
 from agent_core.providers import Providers
-from agent_core.scripted import ScriptedLlm, ScriptedStt, ScriptedTts
 from agent_core.session import SessionSettings
 from agent_core.settings import Settings
 from agent_core.storage import Database
+from agent_core.testing import ScriptedLlm, ScriptedStt, ScriptedTts
 from agent_core.turns import TurnSettings
 from parley.local_server import free_port, running_server
 from parley.server import create_app

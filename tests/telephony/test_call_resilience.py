@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agent_core.scripted import ScriptedStt
+from agent_core.testing import ScriptedStt
 from tests.telephony.kit import phone_line
 
 

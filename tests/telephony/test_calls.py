@@ -13,7 +13,7 @@ from agent_core.audio import AudioFrame
 from agent_core.audio.mulaw import pcm16_to_ulaw
 from agent_core.audio.resample import resample
 from agent_core.llm.base import ToolCall
-from agent_core.scripted import ScriptedLlm, ScriptedStt, ScriptedTts
+from agent_core.testing import ScriptedLlm, ScriptedStt, ScriptedTts
 from tests.telephony.kit import phone_line
 
 

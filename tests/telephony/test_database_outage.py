@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from agent_core.scripted import ScriptedLlm, ScriptedStt
+from agent_core.testing import ScriptedLlm, ScriptedStt
 from tests.postgres_server import PostgresServer
 from tests.telephony.kit import phone_line
 

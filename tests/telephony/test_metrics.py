@@ -9,7 +9,7 @@ import httpx
 import websockets
 from prometheus_client.parser import text_string_to_metric_families
 
-from agent_core.scripted import ScriptedLlm, ScriptedStt, ScriptedTts
+from agent_core.testing import ScriptedLlm, ScriptedStt, ScriptedTts
 from tests.telephony.kit import phone_line
 from tests.telephony.test_calls import raw_stream
 

@@ -11,8 +11,8 @@ import wave
 import httpx
 import numpy as np
 
-from agent_core.scripted import ScriptedLlm, ScriptedStt, ScriptedTts
 from agent_core.storage.recordings import LocalRecordingStore
+from agent_core.testing import ScriptedLlm, ScriptedStt, ScriptedTts
 from tests.telephony.kit import phone_line
 
 RATE = 8000

@@ -12,7 +12,7 @@ from websockets.exceptions import InvalidStatus
 
 from agent_core.audio.frames import AudioFrame
 from agent_core.providers import Providers
-from agent_core.scripted import ScriptedLlm, ScriptedStt, ScriptedTts
+from agent_core.testing import ScriptedLlm, ScriptedStt, ScriptedTts
 from tests.web.kit import talk_server
 from tests.web.realtime_client import RealtimeClient
 

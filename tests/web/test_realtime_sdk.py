@@ -17,7 +17,7 @@ import pytest
 from agent_core.audio.resample import resample
 from agent_core.llm.openai_chat import OpenAiChatLlm
 from agent_core.providers import Providers
-from agent_core.scripted import ScriptedLlm, ScriptedStt, ScriptedTts
+from agent_core.testing import ScriptedLlm, ScriptedStt, ScriptedTts
 from agent_core.tts.base import UnknownVoiceError
 from tests.web.fake_chat_server import fake_chat_server
 from tests.web.kit import talk_server
