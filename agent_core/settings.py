@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, SecretStr
+from pydantic import AliasChoices, BaseModel, Field, SecretStr
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -102,6 +102,7 @@ class Settings(BaseSettings):
         env_nested_delimiter="__",
         env_file=".env",
         extra="ignore",
+        populate_by_name=True,
     )
 
     persona: str = "default"
@@ -121,6 +122,8 @@ class Settings(BaseSettings):
     # server is only on localhost (a loopback host and no public_url); without it, they are closed to
     # other machines.
     talk_token: SecretStr | None = None
+    # The Discord bot's token, under the name Discord's own docs use.
+    discord_token: SecretStr | None = Field(None, validation_alias=AliasChoices("DISCORD_TOKEN", "discord_token"))
     stt: SttSettings = SttSettings()
     llm: LlmSettings = LlmSettings()
     tts: TtsSettings = TtsSettings()
@@ -151,3 +154,16 @@ class Settings(BaseSettings):
     @property
     def models_dir(self) -> Path:
         return self.data_dir / "models"
+
+
+def secret_values(*models: BaseModel) -> list[str]:
+    """Every SecretStr value set in these settings (nested sections too): what logs must never show."""
+    found: list[str] = []
+    for model in models:
+        for name in type(model).model_fields:
+            value = getattr(model, name)
+            if isinstance(value, SecretStr) and value.get_secret_value():
+                found.append(value.get_secret_value())
+            elif isinstance(value, BaseModel):
+                found += secret_values(value)
+    return found

@@ -43,12 +43,14 @@ def main(
 
 
 def _known_secrets() -> list[str | None]:
-    """Values that must never reach a log line, whatever code logs them."""
+    """Values that must never reach a log line, whatever code logs them: every secret setting."""
     import os
 
-    names = ("DISCORD_TOKEN", "TWILIO_AUTH_TOKEN", "PARLEY_ADMIN_TOKEN", "PARLEY_SERVICES__TOKEN",
-             "PARLEY_SERVICES__MODAL_SECRET", "PARLEY_LLM__API_KEY", "MODAL_TOKEN_SECRET")
-    return [os.environ.get(name) for name in names]
+    from agent_core.settings import Settings, secret_values
+    from telephony.config import TwilioSettings
+
+    # Modal's own client token is not a Parley setting, but `parley deploy` runs beside it.
+    return [*secret_values(Settings(), TwilioSettings()), os.environ.get("MODAL_TOKEN_SECRET")]
 
 
 @app.command()
@@ -139,9 +141,7 @@ def serve() -> None:
             "each request arrived at. Behind a tunnel or proxy, set it (e.g. https://<your-tunnel>.example)",
             soft_wrap=True,
         )
-    import os
-
-    token = os.environ.get("DISCORD_TOKEN", "").strip() or None
+    token = settings.discord_token.get_secret_value().strip() if settings.discord_token else None
     if token:
         console.print("DISCORD_TOKEN is set: the Discord bot runs too")
     app_ = create_app(settings, build_providers(settings), discord_token=token)
@@ -208,8 +208,6 @@ def phone(
 @app.command(name="discord")
 def discord_bot() -> None:
     """Run the Discord bot (DISCORD_TOKEN). `parley serve` runs it too when the token is set."""
-    import os
-
     import discord
 
     from agent_core.providers import build_providers
@@ -217,10 +215,10 @@ def discord_bot() -> None:
     from agent_core.storage import Database
     from bots.bot import ParleyBot
 
-    token = os.environ.get("DISCORD_TOKEN", "").strip()
+    settings = Settings()
+    token = settings.discord_token.get_secret_value().strip() if settings.discord_token else ""
     if not token:
         raise fail("DISCORD_TOKEN is not set: create a bot application and copy its token (README, section Discord)")
-    settings = Settings()
     bot = ParleyBot(settings, build_providers(settings), Database.for_data_dir(settings.data_dir, settings.database_url))
 
     async def run() -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,6 +14,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from agent_core import telemetry
+from agent_core.access import token_matches
 from agent_core.providers import Providers
 from agent_core.settings import Settings
 from agent_core.storage import ConversationRecord, Database
@@ -35,7 +35,7 @@ def require_admin(
     expected = request.app.state.settings.admin_token
     if expected is None:
         raise HTTPException(status_code=403, detail="the admin API is off: set PARLEY_ADMIN_TOKEN")
-    if credentials is None or not hmac.compare_digest(credentials.credentials, expected.get_secret_value()):
+    if not token_matches(credentials.credentials if credentials else None, expected):
         request.app.state.phone.refusals += 1
         telemetry.refused("bad_admin_token")
         raise HTTPException(status_code=401, detail="invalid admin token", headers={"WWW-Authenticate": "Bearer"})

@@ -7,13 +7,13 @@ runs the models, others run the calls.
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Annotated
 
 import typer
 from fastapi import FastAPI
 from rich.console import Console
 
+from agent_core.access import is_loopback_host
 from agent_core.providers import Providers, build_providers
 from agent_core.settings import Settings
 
@@ -41,13 +41,6 @@ def services_app(providers: Providers, *, token: str | None) -> FastAPI:
     )
 
 
-def _is_loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return host == "localhost"
-
-
 @services.command("serve")
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
@@ -60,7 +53,7 @@ def serve(
 
     settings = Settings()
     token = settings.services.token.get_secret_value() if settings.services.token else None
-    if token is None and not _is_loopback(host):
+    if token is None and not is_loopback_host(host):
         console.print(f"[red]error:[/red] set PARLEY_SERVICES__TOKEN before serving on {host}: the models would be open to anyone")
         raise typer.Exit(2)
     providers = embedded_providers(settings)

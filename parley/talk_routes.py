@@ -8,15 +8,15 @@ their API key so). The Realtime protocol itself lives in the `realtime` package.
 from __future__ import annotations
 
 import asyncio
-import hmac
-import ipaddress
 from importlib.resources import files
 
 from fastapi import APIRouter, HTTPException, Request, WebSocket
 from fastapi.responses import HTMLResponse, Response
 
 from agent_core import telemetry
+from agent_core.access import bearer_token, is_loopback_host, token_matches
 from agent_core.persona import load_persona
+from agent_core.settings import Settings
 from realtime import serve_realtime
 
 router = APIRouter()
@@ -24,21 +24,14 @@ _STATIC = files("parley") / "static"
 _ASSETS = {"talk.js": "text/javascript", "mic-worklet.js": "text/javascript", "talk.css": "text/css"}
 
 
-def _local_only(settings) -> bool:
-    if settings.public_url:
-        return False
-    try:
-        return ipaddress.ip_address(settings.host).is_loopback
-    except ValueError:
-        return settings.host == "localhost"
+def _local_only(settings: Settings) -> bool:
+    return not settings.public_url and is_loopback_host(settings.host)
 
 
-def _allowed(settings, query_token: str | None, authorization: str | None) -> bool:
-    expected = settings.talk_token
-    if expected is None:
+def _allowed(settings: Settings, query_token: str | None, authorization: str | None) -> bool:
+    if settings.talk_token is None:
         return _local_only(settings)
-    given = query_token or (authorization or "").removeprefix("Bearer ").strip()
-    return hmac.compare_digest(given.encode(), expected.get_secret_value().encode())
+    return token_matches(query_token or bearer_token(authorization), settings.talk_token)
 
 
 @router.get("/", response_class=HTMLResponse)

@@ -8,20 +8,17 @@ serve`), the app checks a bearer token; without one it only serves localhost.
 
 from __future__ import annotations
 
-import hmac
-
 from fastapi import HTTPException, Request, WebSocket
+
+from agent_core.access import bearer_token, token_matches
 
 
 class ServiceAuth:
     def __init__(self, token: str | None) -> None:
-        self._token = token.encode() if token else None
+        self._token = token or None
 
     def allows(self, authorization: str | None) -> bool:
-        if self._token is None:
-            return True
-        scheme, _, given = (authorization or "").partition(" ")
-        return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), self._token)
+        return self._token is None or token_matches(bearer_token(authorization), self._token)
 
     async def check_request(self, request: Request) -> None:
         """FastAPI dependency for the HTTP routes."""

@@ -78,3 +78,14 @@ async def test_tool_registry_reports_problems_to_the_model():
     assert await registry.call(ToolCall("2", "nope", "{}")) == "error: no tool named 'nope'"
     assert (await registry.call(ToolCall("3", "echo", "[1]"))).startswith("error: bad arguments")
     assert await registry.call(ToolCall("4", "fails", "{}")) == "error: fails failed: line busy"
+
+
+def test_every_secret_setting_is_known_to_the_log_scrubber(monkeypatch):
+    """The secrets to redact come from the settings' SecretStr fields, nested sections included."""
+    from agent_core.settings import Settings, secret_values
+
+    monkeypatch.setenv("DISCORD_TOKEN", "discord-secret")
+    monkeypatch.setenv("PARLEY_SERVICES__MODAL_SECRET", "modal-secret")
+    monkeypatch.setenv("PARLEY_LLM__API_KEY", "llm-key")
+    monkeypatch.setenv("PARLEY_ADMIN_TOKEN", "admin-secret")
+    assert set(secret_values(Settings())) == {"discord-secret", "modal-secret", "llm-key", "admin-secret"}
