@@ -15,6 +15,7 @@ from typing import Any
 from agent_core import events as ev
 from agent_core.session import Session
 from agent_core.storage import Database
+from agent_core.storage.jobs import JobStore
 from agent_core.storage.writer import RecordWriter
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,10 @@ class ConversationRecorder:
 
     def merge_meta(self, meta: dict[str, Any]) -> None:
         self._submit(lambda db, conversation_id: db.merge_meta(conversation_id, meta))
+
+    def queue_post_call_jobs(self) -> None:
+        """Transcript and summary, for a worker process to run once the record is complete."""
+        self._submit(lambda db, conversation_id: JobStore(db).enqueue(conversation_id))
 
     def end(self, *, status: str = "completed", stats: dict[str, Any] | None = None) -> asyncio.Future[Any]:
         """Queue the end of the record; the future resolves once everything before it is written."""

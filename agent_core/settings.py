@@ -79,6 +79,19 @@ class RecordingSettings(BaseModel):
     retention_days: float = 30.0
 
 
+class JobSettings(BaseModel):
+    # Who runs post-call jobs (transcript, summary): "local", a `parley worker` process that
+    # `parley serve` starts beside itself (never the process carrying calls); "none", run
+    # `parley worker` yourself (or on another machine against the same database).
+    runner: Literal["local", "none"] = "local"
+    # How often an idle worker looks for due jobs.
+    poll_s: float = 2.0
+    # Price table for a job's cost (USD per hour of the resource); Modal's list prices mid-2026
+    # for its CPU and an L4 GPU. A job's cost = its measured seconds times these.
+    cpu_usd_per_hour: float = 0.047
+    gpu_usd_per_hour: float = 0.80
+
+
 class ServiceCredentials(BaseModel):
     """How the remote STT/TTS/LLM clients authenticate: a Modal proxy auth token pair, or a bearer token."""
 
@@ -130,6 +143,7 @@ class Settings(BaseSettings):
     services: ServiceCredentials = ServiceCredentials()
     session: SessionSettings = SessionSettings()
     recording: RecordingSettings = RecordingSettings()
+    jobs: JobSettings = JobSettings()
 
     @classmethod
     def settings_customise_sources(

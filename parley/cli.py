@@ -15,11 +15,13 @@ from rich.console import Console
 from rich.table import Table
 
 from parley.deploy import deploy
+from parley.jobs_cli import jobs, run_worker
 from parley.services_cli import services
 
 app = typer.Typer(help="Parley: an open voice bot platform.", no_args_is_help=True, add_completion=False)
 console = Console(stderr=True)
 app.add_typer(services, name="services")
+app.add_typer(jobs, name="jobs")
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
@@ -74,6 +76,14 @@ def doctor(
         console.print(table)
     if not all(result.ok for result in results):
         raise typer.Exit(1)
+
+
+@app.command()
+def worker(
+    once: Annotated[bool, typer.Option("--once", help="Run the due jobs, then exit.")] = False,
+) -> None:
+    """Run post-call jobs (transcript, summary) from the database: `parley serve` starts one itself."""
+    run_worker(once)
 
 
 @app.command()
@@ -145,8 +155,20 @@ def serve() -> None:
     if token:
         console.print("DISCORD_TOKEN is set: the Discord bot runs too")
     app_ = create_app(settings, build_providers(settings), discord_token=token)
+    # Post-call jobs run in a process of their own, so they never take CPU from a live call's audio path.
+    worker = None
+    if settings.jobs.runner == "local":
+        import subprocess
+
+        worker = subprocess.Popen([sys.executable, "-m", "parley.cli", "worker"])
+        console.print(f"post-call worker started (pid {worker.pid}; PARLEY_JOBS__RUNNER=none to run it elsewhere)")
     console.print(f"Parley listening on http://{settings.host}:{settings.port} (talk page: /)")
-    uvicorn.run(app_, host=settings.host, port=settings.port, log_level="info", ws_max_size=1 << 20)
+    try:
+        uvicorn.run(app_, host=settings.host, port=settings.port, log_level="info", ws_max_size=1 << 20)
+    finally:
+        if worker is not None:
+            worker.terminate()
+            worker.wait(timeout=15)
 
 
 @app.command()

@@ -18,6 +18,7 @@ from agent_core.access import token_matches
 from agent_core.providers import Providers
 from agent_core.settings import Settings
 from agent_core.storage import ConversationRecord, Database
+from agent_core.storage.jobs import JobRecord, JobStore
 from parley.talk_routes import router as talk_router
 from telephony.config import TwilioSettings
 from telephony.phone import CHANNEL as TWILIO
@@ -115,11 +116,18 @@ def create_app(
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/api/calls/{call_sid}", dependencies=[Depends(require_admin)])
-    async def get_call(call_sid: str) -> ConversationRecord:
+    async def get_call(call_sid: str) -> ConversationWithJobs:
         record = await db.get_conversation(channel=TWILIO, external_id=call_sid)
         if record is None:
             raise HTTPException(status_code=404, detail="no such call")
-        return record
+        return ConversationWithJobs(**record.model_dump(), jobs=await JobStore(db).for_conversation(record.id))
+
+    @app.get("/api/jobs/{job_id}", dependencies=[Depends(require_admin)])
+    async def get_job(job_id: int) -> JobRecord:
+        job = await JobStore(db).get(job_id)
+        if job is None:
+            raise HTTPException(status_code=404, detail="no such job")
+        return job
 
     @app.get("/api/calls/{call_sid}/recording", dependencies=[Depends(require_admin)])
     async def get_call_recording(call_sid: str) -> FileResponse:
@@ -129,6 +137,10 @@ def create_app(
         return FileResponse(path, media_type="audio/wav", filename=f"{call_sid}.wav")
 
     return app
+
+
+class ConversationWithJobs(ConversationRecord):
+    jobs: list[JobRecord]
 
 
 # How often old recordings are swept away; retention is counted in days.

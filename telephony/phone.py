@@ -23,7 +23,6 @@ from agent_core.settings import Settings
 from agent_core.storage import Database
 from agent_core.storage.recordings import LocalRecordingStore
 from agent_core.storage.writer import RecordWriter
-from agent_core.summary import summarize
 from telephony import twiml
 from telephony.call_tools import phone_tools
 from telephony.config import TwilioSettings
@@ -72,7 +71,6 @@ class Phone:
         self.tokens = StreamTokens(stream_secret(twilio), ttl_s=twilio.stream_token_ttl_s)
         self.calls: dict[str, _Call] = {}
         self.refusals = 0
-        self._background: set[asyncio.Task[None]] = set()
 
     # ----- webhooks ------------------------------------------------------------
 
@@ -163,12 +161,9 @@ class Phone:
         log.info("call %s ended: %s", stream.call_sid, stream.stats.as_dict())
         if call.recording is not None:
             await self._keep_recording(call.recorder, call.recording)
-        written = call.recorder.end(status="completed", stats=stream.stats.as_dict())
-        # The summary is written after the caller hung up (and once the record is in the
-        # database, however long that takes), never on anyone's audio path.
-        task = asyncio.create_task(self._summarize(call.recorder, written))
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        call.recorder.end(status="completed", stats=stream.stats.as_dict())
+        # Transcript and summary run in a worker process, never on anyone's audio path.
+        call.recorder.queue_post_call_jobs()
 
     async def _keep_recording(self, recorder: ConversationRecorder, recording: ConversationRecording) -> None:
         call_sid = recorder.start.external_id
@@ -180,22 +175,6 @@ class Phone:
         recorder.merge_meta({"recording": {"seconds": round(recording.duration_s, 2), "format": "wav",
                                            "truncated": recording.truncated, "file": path.name}})
 
-    async def _summarize(self, recorder: ConversationRecorder, written: asyncio.Future[Any]) -> None:
-        call_sid = recorder.start.external_id
-        try:
-            await written
-            conversation_id = await recorder.conversation_id
-            record = await self.db.get_conversation(channel=CHANNEL, external_id=call_sid)
-            if record is not None:
-                summary = await summarize(self.providers.llm, record.turns)
-                await self.records.submit(lambda db: db.set_summary(conversation_id, summary))
-        except Exception:
-            log.exception("could not summarise call %s", call_sid)
-
-    async def aclose(self, timeout_s: float = 30.0) -> None:
-        """Finish background work (summaries, queued record writes) before the process exits."""
-        if self._background:
-            _, unfinished = await asyncio.wait(self._background, timeout=timeout_s)
-            for task in unfinished:  # waiting on a database that is still down
-                task.cancel()
+    async def aclose(self) -> None:
+        """Give queued record writes their chance to land before the process exits."""
         await self.records.aclose()

@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import json
 import weakref
-from collections.abc import Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, nullcontext
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -112,6 +112,12 @@ class Database:
                 await conn.run_sync(upgrade_to_head)
         except (DBAPIError, OSError) as exc:
             raise DatabaseUnavailable(f"cannot open database {_masked(str(self.url))}: {exc}") from exc
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """One transaction, committed on exit, for the storage modules beside this one (jobs)."""
+        async with self._writing(), self._sessions.begin() as session:
+            yield session
 
     @property
     def engine(self) -> AsyncEngine:

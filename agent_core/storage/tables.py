@@ -105,3 +105,27 @@ class NumberSettingRow(Base):
     number: Mapped[str] = mapped_column(String(64), primary_key=True)
     key: Mapped[str] = mapped_column(String(128), primary_key=True)
     value: Mapped[Any] = mapped_column(JSON)
+
+
+class JobRow(Base):
+    """Post-call work on one conversation (an accurate transcript, a summary), run outside the call process."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (Index("ix_jobs_status_next_attempt_at", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(32))
+    # queued -> running -> done | failed; a failed attempt with attempts left goes back to queued.
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer)
+    runner: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    error: Mapped[str | None] = mapped_column(Text)
+    # {"cpu_seconds": ..., "gpu_seconds": ..., "usd": ...} of the attempt that finished it.
+    cost: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))

@@ -224,18 +224,6 @@ async def test_transfer_tool_redirects_the_call_with_dial_twiml(tmp_path, jfk_op
     assert "<Dial>+15550009999</Dial>" in transfer.data["Twiml"]
 
 
-async def test_summary_is_written_after_the_call(tmp_path, jfk_opening):
-    llm = ScriptedLlm(lambda messages: "A caller asked about France." if "Summarize" in messages[0]["content"] else "Paris.")
-    async with phone_line(tmp_path, llm=llm) as line:
-        report = await line.simulator(fast=True).call(jfk_opening, quiet_after_reply_s=0.5)
-        for _ in range(40):
-            call = await record(line, report.call_sid)
-            if call["summary"]:
-                break
-            await asyncio.sleep(0.05)
-    assert call["summary"] == "A caller asked about France."
-
-
 async def test_a_caller_who_vanishes_without_stop_still_leaves_a_record(tmp_path, jfk_opening):
     stt = ScriptedStt(["Are you there?"])
     async with phone_line(tmp_path, stt=stt) as line:

@@ -1,0 +1,78 @@
+"""`parley worker`: runs post-call jobs from the database, one at a time, in its own process.
+
+It loads the embedded STT and LLM (or whatever backends the settings name), claims the oldest
+due job, runs it, records result, error and cost, and looks again. Several workers may share a
+database: claiming is atomic. A failed attempt is retried with backoff, then `failed`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import time
+from typing import Any
+
+from agent_core.postcall import PostCallError, Transcriber, summary_job, transcript_job
+from agent_core.providers import Providers
+from agent_core.settings import Settings
+from agent_core.storage import Database
+from agent_core.storage.jobs import JobRecord, JobStore
+from agent_core.storage.recordings import LocalRecordingStore
+from agent_core.storage.tables import ConversationRow
+
+log = logging.getLogger(__name__)
+
+
+class JobWorker:
+    def __init__(self, settings: Settings, db: Database, providers: Providers, transcriber: Transcriber) -> None:
+        self.settings = settings
+        self.db = db
+        self.jobs = JobStore(db)
+        self.providers = providers
+        self.transcriber = transcriber
+        self.recordings = LocalRecordingStore(settings.recordings_dir)
+        self.name = f"{socket.gethostname()}:{os.getpid()}"
+
+    async def run_once(self) -> JobRecord | None:
+        """Claim and run one due job; returns it as it ended (None when nothing was due)."""
+        job = await self.jobs.claim(self.name)
+        if job is None:
+            return None
+        cpu_started = time.process_time()
+        try:
+            result = await self._run(job)
+        except Exception as exc:  # recorded on the job, retried with backoff, never lost
+            reason = str(exc) if isinstance(exc, PostCallError) else f"{type(exc).__name__}: {exc}"
+            log.warning("job %s (%s) attempt %d failed: %s", job.id, job.kind, job.attempts, reason)
+            return await self.jobs.fail(job.id, reason, self._cost(cpu_started))
+        await self.jobs.finish(job.id, result, self._cost(cpu_started))
+        return await self.jobs.get(job.id)
+
+    async def run_forever(self) -> None:
+        while True:
+            if await self.run_once() is None:
+                await asyncio.sleep(self.settings.jobs.poll_s)
+
+    async def _run(self, job: JobRecord) -> dict[str, Any]:
+        async with self.db.transaction() as session:
+            row = await session.get(ConversationRow, job.conversation_id)
+            if row is None:
+                raise PostCallError(f"conversation {job.conversation_id} is gone")
+            channel, external_id = row.channel, row.external_id
+        conversation = await self.db.get_conversation(channel=channel, external_id=external_id)
+        assert conversation is not None
+        if job.kind == "transcript":
+            recording = await self.recordings.find(channel, external_id)
+            return await transcript_job(self.transcriber, recording, self.settings.stt.language)
+        if job.kind == "summary":
+            result = await summary_job(self.providers.llm, conversation)
+            await self.db.set_summary(conversation.id, result["summary"])
+            return result
+        raise PostCallError(f"unknown job kind {job.kind!r}")
+
+    def _cost(self, cpu_started: float) -> dict[str, Any]:
+        cpu_seconds = time.process_time() - cpu_started
+        usd = cpu_seconds / 3600 * self.settings.jobs.cpu_usd_per_hour
+        return {"cpu_seconds": round(cpu_seconds, 3), "gpu_seconds": 0.0, "usd": round(usd, 8)}
