@@ -58,11 +58,12 @@ async def run_demo(settings: Settings, question: AudioFrame, *, in_process: bool
 async def _phone_call(settings: Settings, providers, question: AudioFrame, status: Status) -> local_demo.DemoResult:
     port = free_port()
     auth_token, admin_token = secrets.token_hex(16), secrets.token_hex(16)
-    local = settings.model_copy(
-        update={"public_url": f"http://127.0.0.1:{port}", "admin_token": SecretStr(admin_token)}
-    )
     twilio = TwilioSettings(auth_token=SecretStr(auth_token), validate_signatures=True)
     with tempfile.TemporaryDirectory(prefix="parley-demo-") as scratch:
+        # The demo call's record and recording stay in the scratch folder, not the user's data.
+        recording = settings.recording.model_copy(update={"directory": Path(scratch) / "recordings"})
+        local = settings.model_copy(update={"public_url": f"http://127.0.0.1:{port}",
+                                            "admin_token": SecretStr(admin_token), "recording": recording})
         db = Database.for_data_dir(Path(scratch))
         app = create_app(local, providers, twilio=twilio, db=db)
         with status("Calling Parley: the caller speaks, Parley listens and answers..."):
