@@ -90,6 +90,12 @@ class JobSettings(BaseModel):
     # for its CPU and an L4 GPU. A job's cost = its measured seconds times these.
     cpu_usd_per_hour: float = 0.047
     gpu_usd_per_hour: float = 0.80
+    # When a conversation's jobs have all finished, POST them here (JSON, signed with
+    # webhook_secret: header X-Parley-Signature: sha256=<HMAC-SHA256 of the body, hex>).
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    # A receiver that is down is tried again after 10 s, 40 s, 160 s, ... up to this many times.
+    webhook_attempts: int = 8
 
 
 class ServiceCredentials(BaseModel):

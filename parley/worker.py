@@ -14,13 +14,16 @@ import socket
 import time
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
+
 from agent_core.postcall import PostCallError, Transcriber, summary_job, transcript_job
 from agent_core.providers import Providers
 from agent_core.settings import Settings
-from agent_core.storage import Database
-from agent_core.storage.jobs import JobRecord, JobStore
+from agent_core.storage import ConversationRecord, Database
+from agent_core.storage.jobs import DONE, FAILED, WEBHOOK, JobRecord, JobStore
 from agent_core.storage.recordings import LocalRecordingStore
 from agent_core.storage.tables import ConversationRow
+from agent_core.webhooks import deliver
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +49,12 @@ class JobWorker:
         except Exception as exc:  # recorded on the job, retried with backoff, never lost
             reason = str(exc) if isinstance(exc, PostCallError) else f"{type(exc).__name__}: {exc}"
             log.warning("job %s (%s) attempt %d failed: %s", job.id, job.kind, job.attempts, reason)
-            return await self.jobs.fail(job.id, reason, self._cost(cpu_started))
+            ended = await self.jobs.fail(job.id, reason, self._cost(cpu_started))
+            if ended.status == FAILED:
+                await self._queue_webhook_when_all_finished(job)
+            return ended
         await self.jobs.finish(job.id, result, self._cost(cpu_started))
+        await self._queue_webhook_when_all_finished(job)
         return await self.jobs.get(job.id)
 
     async def run_forever(self) -> None:
@@ -66,11 +73,39 @@ class JobWorker:
         if job.kind == "transcript":
             recording = await self.recordings.find(channel, external_id)
             return await transcript_job(self.transcriber, recording, self.settings.stt.language)
+        if job.kind == WEBHOOK:
+            return await self._deliver_webhook(conversation)
         if job.kind == "summary":
             result = await summary_job(self.providers.llm, conversation)
             await self.db.set_summary(conversation.id, result["summary"])
             return result
         raise PostCallError(f"unknown job kind {job.kind!r}")
+
+    async def _queue_webhook_when_all_finished(self, job: JobRecord) -> None:
+        if job.kind == WEBHOOK or not self.settings.jobs.webhook_url:
+            return
+        siblings = await self.jobs.for_conversation(job.conversation_id)
+        if all(other.status in (DONE, FAILED) for other in siblings):
+            try:
+                await self.jobs.enqueue(job.conversation_id, (WEBHOOK,), self.settings.jobs.webhook_attempts)
+            except IntegrityError:  # another worker finished the last job at the same moment and queued it
+                pass
+
+    async def _deliver_webhook(self, conversation: ConversationRecord) -> dict[str, Any]:
+        settings = self.settings
+        assert settings.jobs.webhook_url is not None
+        jobs = [job for job in await self.jobs.for_conversation(conversation.id) if job.kind != WEBHOOK]
+        recording = await self.recordings.find(conversation.channel, conversation.external_id)
+        payload = {
+            "event": "conversation.jobs_finished",
+            "conversation": conversation.model_dump(mode="json", exclude={"turns"}),
+            "jobs": [job.model_dump(mode="json", include={"id", "kind", "status", "result", "error", "cost"})
+                     for job in jobs],
+            "recording_url": f"{settings.public_url}/api/calls/{conversation.external_id}/recording"
+            if recording is not None and settings.public_url else None,
+        }
+        secret = settings.jobs.webhook_secret.get_secret_value() if settings.jobs.webhook_secret else None
+        return await deliver(settings.jobs.webhook_url, payload, secret)
 
     def _cost(self, cpu_started: float) -> dict[str, Any]:
         cpu_seconds = time.process_time() - cpu_started

@@ -20,6 +20,8 @@ from agent_core.storage.tables import ConversationRow, JobRow
 
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
 POST_CALL_KINDS = ("transcript", "summary")
+# Delivered once a conversation's other jobs have all finished (settings.jobs.webhook_url).
+WEBHOOK = "webhook"
 DEFAULT_MAX_ATTEMPTS = 3
 # After a failed attempt: 10 s, then 40 s, then 160 s ... (a service that is down gets time to return).
 FIRST_BACKOFF_S, BACKOFF_FACTOR = 10.0, 4.0
@@ -66,7 +68,7 @@ class JobStore:
             await session.flush()
             return [row.id for row in rows]
 
-    async def claim(self, runner: str, kinds: tuple[str, ...] = POST_CALL_KINDS) -> JobRecord | None:
+    async def claim(self, runner: str, kinds: tuple[str, ...] = (*POST_CALL_KINDS, WEBHOOK)) -> JobRecord | None:
         """The oldest job that is due (or whose worker died), now `running` for `runner`; None if none."""
         now = _now()
         for _ in range(5):  # another worker may take the one we picked first: pick again

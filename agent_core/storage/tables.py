@@ -111,7 +111,12 @@ class JobRow(Base):
     """Post-call work on one conversation (an accurate transcript, a summary), run outside the call process."""
 
     __tablename__ = "jobs"
-    __table_args__ = (Index("ix_jobs_status_next_attempt_at", "status", "next_attempt_at"),)
+    # One job of each kind per conversation: a retry reuses its row, and two workers finishing
+    # a conversation's last jobs at once cannot both queue its webhook.
+    __table_args__ = (
+        Index("ix_jobs_status_next_attempt_at", "status", "next_attempt_at"),
+        UniqueConstraint("conversation_id", "kind", name="uq_jobs_conversation_kind"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -10,12 +11,16 @@ from pathlib import Path
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from agent_core.audio.frames import AudioFrame
 from agent_core.providers import Providers
+from agent_core.settings import JobSettings
 from agent_core.storage.jobs import DONE, FAILED, QUEUED, JobStore
 from agent_core.storage.tables import JobRow
 from agent_core.testing import ScriptedLlm, ScriptedStt
+from agent_core.webhooks import signature_matches
+from parley.local_server import free_port
 from parley.worker import JobWorker
 from tests.integration.conftest import words
 from tests.telephony.kit import phone_line
@@ -133,3 +138,58 @@ async def test_parley_worker_transcribes_the_callers_real_speech_and_it_all_surv
     assert transcript["status"] == DONE and transcript["result"]["model"] == "whisper"
     assert "and so my fellow america" in words(transcript["result"]["text"])  # through 8 kHz mu-law
     assert [t["text"] for t in call["turns"]][0] == "And so my fellow Americans."
+
+
+class WebhookReceiver:
+    """A customer's endpoint on a local port; it can be down."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[bytes, str | None]] = []
+        self.port = free_port()
+        self._server: asyncio.AbstractServer | None = None
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = (await reader.readuntil(b"\r\n\r\n")).decode()
+        headers = dict(line.split(": ", 1) for line in head.split("\r\n")[1:] if ": " in line)
+        lowered = {k.lower(): v for k, v in headers.items()}
+        body = await reader.readexactly(int(lowered["content-length"]))
+        self.received.append((body, lowered.get("x-parley-signature")))
+        writer.write(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self.handle, "127.0.0.1", self.port)
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+
+async def test_the_signed_webhook_reaches_a_receiver_that_was_down_at_first(tmp_path, jfk_opening):
+    receiver = WebhookReceiver()
+    secret = "whsec-test"
+    async with phone_line(tmp_path, stt=ScriptedStt(["Hello."])) as line:
+        call_sid, conversation_id = await finished_call(line, jfk_opening)
+        settings = line.phone.settings.model_copy(update={"jobs": JobSettings(
+            webhook_url=f"http://127.0.0.1:{receiver.port}/parley", webhook_secret=SecretStr(secret))})
+        worker = JobWorker(settings, line.db, Providers(stt=line.stt, llm=line.llm, tts=line.tts), HeardTranscriber())
+        await worker.run_once(), await worker.run_once()  # transcript and summary: the webhook is queued
+        down = await worker.run_once()
+        assert down is not None and down.kind == "webhook" and down.status == QUEUED
+        assert "unreachable" in (down.error or "")  # the attempt is recorded, with why it failed
+        await receiver.start()
+        try:
+            await backoff_passes(line.db, down.id)
+            delivered = await worker.run_once()
+        finally:
+            await receiver.stop()
+    assert delivered is not None and delivered.status == DONE and delivered.attempts == 2
+    [(body, signature)] = receiver.received
+    assert signature_matches(body, secret, signature) and not signature_matches(body, "other", signature)
+    payload = json.loads(body)
+    assert payload["event"] == "conversation.jobs_finished"
+    assert payload["conversation"]["external_id"] == call_sid and payload["conversation"]["id"] == conversation_id
+    assert sorted((j["kind"], j["status"]) for j in payload["jobs"]) == [("summary", DONE), ("transcript", DONE)]
+    assert payload["recording_url"].endswith(f"/api/calls/{call_sid}/recording")

@@ -31,6 +31,7 @@ def upgrade() -> None:
         sa.Column("result", sa.JSON(none_as_null=True)),
         sa.Column("error", sa.Text()),
         sa.Column("cost", sa.JSON(none_as_null=True)),
+        sa.UniqueConstraint("conversation_id", "kind", name="uq_jobs_conversation_kind"),
     )
     op.create_index("ix_jobs_status_next_attempt_at", "jobs", ["status", "next_attempt_at"])
 
