@@ -15,12 +15,14 @@ app = modal.App(settings.app_name)
 
 WEIGHTS_DIR = "/weights"
 VOICES_DIR = "/voices"
+RECORDINGS_DIR = "/recordings"
 # Every Hugging Face loader (moshi, chatterbox, vLLM) reads the hub cache under HF_HOME, so the
 # weights `download_weights` put on the Volume are the ones the services load.
 HF_HOME = f"{WEIGHTS_DIR}/hf"
 
 weights_volume = modal.Volume.from_name(settings.volume_name, create_if_missing=True)
 voices_volume = modal.Volume.from_name(settings.voices_volume_name, create_if_missing=True)
+recordings_volume = modal.Volume.from_name(settings.recordings_volume_name, create_if_missing=True)
 
 
 def hf_secrets() -> list[modal.Secret]:

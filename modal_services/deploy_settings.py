@@ -148,6 +148,8 @@ class DeploySettings(BaseSettings):
     volume_name: str = "parley-weights"
     # Cloned voices: apart from the weights so it can be reloaded while the weights are open.
     voices_volume_name: str = "parley-voices"
+    # Call recordings the orchestrator writes: on a Volume, so no container holds the only copy.
+    recordings_volume_name: str = "parley-recordings"
     # HF_TOKEN for the download only (google/gemma-3-1b-it is gated: accept its licence first).
     hf_secret: str | None = "parley-hf"
     # The orchestrator's PARLEY_*, TWILIO_* variables.

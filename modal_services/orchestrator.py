@@ -16,7 +16,7 @@ import os
 
 import modal
 
-from modal_services.common import app, settings
+from modal_services.common import RECORDINGS_DIR, app, recordings_volume, settings
 from modal_services.deploy_settings import forwarded_env
 from modal_services.images import orchestrator_image
 
@@ -32,10 +32,23 @@ def fill_service_settings(environ: dict[str, str] | os._Environ[str], urls: dict
         environ.setdefault(key, value)
 
 
+def orchestrator_env() -> dict[str, str]:
+    """Recordings on the Volume; post-call jobs for a worker elsewhere (a container is no place for one)."""
+    return {**forwarded_env(), "PARLEY_RECORDING__DIRECTORY": RECORDINGS_DIR, "PARLEY_JOBS__RUNNER": "none"}
+
+
+def warn_if_records_are_ephemeral(config: object) -> None:
+    if getattr(config, "database_url", None) is None:
+        log.error("!!! PARLEY_DATABASE_URL is not set: call records, jobs and stream-token checks live in SQLite "
+                  "inside this container and are lost when it stops. Put a postgresql+asyncpg:// URL in the "
+                  "%r secret. !!!", settings.orchestrator_secret)
+
+
 @app.cls(
     image=orchestrator_image(),
     secrets=[modal.Secret.from_name(settings.orchestrator_secret)],
-    env=forwarded_env(),
+    env=orchestrator_env(),
+    volumes={RECORDINGS_DIR: recordings_volume},
     **settings.options(ORCHESTRATOR),
 )
 @modal.concurrent(**ORCHESTRATOR.concurrency())
@@ -56,4 +69,5 @@ class Orchestrator:
         except Exception:  # e.g. under `modal serve`: nothing deployed to look up
             log.warning("could not look up the sibling services' URLs; using the secret's settings only", exc_info=True)
         config = Settings()
+        warn_if_records_are_ephemeral(config)
         return create_app(config, build_providers(config))

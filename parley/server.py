@@ -120,7 +120,8 @@ def create_app(
         record = await db.get_conversation(channel=TWILIO, external_id=call_sid)
         if record is None:
             raise HTTPException(status_code=404, detail="no such call")
-        return ConversationWithJobs(**record.model_dump(), jobs=await JobStore(db).for_conversation(record.id))
+        jobs = await JobStore(db).for_conversation(record.id)
+        return ConversationWithJobs(**record.model_dump(), jobs=jobs, cost=conversation_cost(jobs))
 
     @app.get("/api/jobs/{job_id}", dependencies=[Depends(require_admin)])
     async def get_job(job_id: int) -> JobRecord:
@@ -141,6 +142,13 @@ def create_app(
 
 class ConversationWithJobs(ConversationRecord):
     jobs: list[JobRecord]
+    # What its post-call work cost, summed over its jobs (measured seconds times the price table).
+    cost: dict[str, float]
+
+
+def conversation_cost(jobs: list[JobRecord]) -> dict[str, float]:
+    keys = ("cpu_seconds", "gpu_seconds", "usd")
+    return {key: round(sum(float((job.cost or {}).get(key, 0.0)) for job in jobs), 8) for key in keys}
 
 
 # How often old recordings are swept away; retention is counted in days.

@@ -172,7 +172,7 @@ class MediaStreamCall:
             await self.ws.close(code=POLICY_VIOLATION, reason="unsupported media format")
             return False
         try:
-            self.phone.tokens.redeem(params.get("token"), call_sid)
+            await self.phone.tokens.redeem(params.get("token"), call_sid)
         except StreamTokenError as exc:
             log.warning("refused media stream for call %s: %s", call_sid, exc)
             self.phone.refusals += 1

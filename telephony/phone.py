@@ -21,6 +21,7 @@ from agent_core.recording import ConversationRecording
 from agent_core.session import Session
 from agent_core.settings import Settings
 from agent_core.storage import Database
+from agent_core.storage.nonces import UsedNonces
 from agent_core.storage.recordings import LocalRecordingStore
 from agent_core.storage.writer import RecordWriter
 from telephony import twiml
@@ -68,7 +69,9 @@ class Phone:
         self.records = RecordWriter(db)
         self.recordings = LocalRecordingStore(settings.recordings_dir)
         self.rest = rest
-        self.tokens = StreamTokens(stream_secret(twilio), ttl_s=twilio.stream_token_ttl_s)
+        # One use per token across every process on this database (e.g. Modal's containers).
+        self.tokens = StreamTokens(stream_secret(twilio), ttl_s=twilio.stream_token_ttl_s,
+                                   first_use=UsedNonces(db).first_use)
         self.calls: dict[str, _Call] = {}
         self.refusals = 0
 

@@ -10,10 +10,15 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import logging
 import secrets
-import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+
+log = logging.getLogger(__name__)
+
+# (nonce, expiry) -> whether this is its first use; the phone line checks it in the database.
+FirstUse = Callable[[str, float], Awaitable[bool]]
 
 
 class StreamTokenError(Exception):
@@ -25,14 +30,17 @@ def _b64(raw: bytes) -> str:
 
 
 class StreamTokens:
-    def __init__(self, secret: bytes, ttl_s: float = 60.0, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, secret: bytes, ttl_s: float = 60.0, clock: Callable[[], float] = time.time,
+                 first_use: FirstUse | None = None) -> None:
         if len(secret) < 16:
             raise ValueError("stream token secret must be at least 16 bytes")
         self._secret = secret
         self._ttl_s = ttl_s
         self._clock = clock
+        self._first_use = first_use
+        # This process's own memory of used nonces: alone without a shared store, and the
+        # fallback while the shared one cannot be reached.
         self._used: dict[str, float] = {}  # nonce -> expiry, forgotten once expired
-        self._lock = threading.Lock()
 
     def _sign(self, call_sid: str, expiry: int, nonce: str) -> str:
         mac = hmac.new(self._secret, f"{call_sid}.{expiry}.{nonce}".encode(), hashlib.sha256)
@@ -43,7 +51,7 @@ class StreamTokens:
         nonce = _b64(secrets.token_bytes(12))
         return f"v1.{expiry}.{nonce}.{self._sign(call_sid, expiry, nonce)}"
 
-    def redeem(self, token: str | None, call_sid: str) -> None:
+    async def redeem(self, token: str | None, call_sid: str) -> None:
         if not token:
             raise StreamTokenError("missing stream token")
         parts = token.split(".")
@@ -57,8 +65,18 @@ class StreamTokens:
         now = self._clock()
         if now > expiry:
             raise StreamTokenError("stream token expired")
-        with self._lock:
-            self._used = {n: e for n, e in self._used.items() if e >= now}
-            if nonce in self._used:
-                raise StreamTokenError("stream token already used")
-            self._used[nonce] = expiry
+        self._used = {n: e for n, e in self._used.items() if e >= now}
+        if nonce in self._used:
+            raise StreamTokenError("stream token already used")
+        self._used[nonce] = expiry
+        if self._first_use is not None and not await _shared_first_use(self._first_use, nonce, expiry):
+            raise StreamTokenError("stream token already used")
+
+
+async def _shared_first_use(first_use: FirstUse, nonce: str, expiry: float) -> bool:
+    try:
+        return await first_use(nonce, expiry)
+    except Exception:  # the database is down: a caller must not lose the call over it
+        log.warning("stream token store unreachable: one-use checked in this process only (signature "
+                    "and expiry still hold)", exc_info=True)
+        return True

@@ -134,3 +134,12 @@ class JobRow(Base):
     error: Mapped[str | None] = mapped_column(Text)
     # {"cpu_seconds": ..., "gpu_seconds": ..., "usd": ...} of the attempt that finished it.
     cost: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+
+
+class UsedNonceRow(Base):
+    """A one-use value that has been used (a Media Stream token's nonce), until it expires."""
+
+    __tablename__ = "used_nonces"
+
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -80,7 +80,7 @@ def test_orchestrator_is_public_on_cpu_with_its_secret(deployed):
     orchestrator = declared(deployed.orchestrator.Orchestrator)
     assert orchestrator.gpu is None and (orchestrator.cpu, orchestrator.memory) == (2.0, 2048)
     assert orchestrator.secrets == ["parley-orchestrator"]
-    assert orchestrator.volumes == {}
+    assert orchestrator.volumes == {"/recordings": "parley-recordings"}  # no container holds the only copy
     # Twilio cannot send Modal-Key headers; signatures and stream tokens protect the routes.
     assert (orchestrator.web_type, orchestrator.requires_proxy_auth) == ("WEBHOOK_TYPE_ASGI_APP", False)
     assert (orchestrator.max_inputs, orchestrator.target_inputs) == (40, 30)
@@ -241,3 +241,15 @@ def test_the_orchestrator_image_can_reach_postgresql_but_carries_no_local_models
     names = {r.split(">")[0].split("=")[0].split(";")[0].strip() for r in core_requirements()}
     assert {"asyncpg", "alembic", "fastapi"} <= names
     assert not names & {"faster-whisper", "llama-cpp-python", "hibari-tts", "torch"}
+
+
+def test_the_orchestrator_records_onto_the_volume_and_says_when_records_would_be_lost(caplog):
+    from agent_core.settings import Settings
+    from modal_services.orchestrator import orchestrator_env, warn_if_records_are_ephemeral
+
+    env = orchestrator_env()
+    assert env["PARLEY_RECORDING__DIRECTORY"] == "/recordings" and env["PARLEY_JOBS__RUNNER"] == "none"
+    warn_if_records_are_ephemeral(Settings(database_url="postgresql+asyncpg://u:p@db.example.com/parley"))
+    assert not caplog.records
+    warn_if_records_are_ephemeral(Settings())
+    assert "PARLEY_DATABASE_URL is not set" in caplog.text

@@ -76,6 +76,7 @@ async def test_a_worker_runs_the_transcript_and_summary_of_a_finished_call(tmp_p
     assert transcript["result"]["text"].endswith("seconds of audio") and transcript["attempts"] == 1
     assert summary["result"]["summary"] == call["summary"] == "A caller asked about France."
     assert job["id"] == transcript["id"] and job["cost"]["cpu_seconds"] >= 0 and "usd" in job["cost"]
+    assert call["cost"]["usd"] == pytest.approx(transcript["cost"]["usd"] + summary["cost"]["usd"])
     assert conversation_id == call["id"]
 
 

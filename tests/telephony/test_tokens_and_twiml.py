@@ -1,5 +1,7 @@
 import pytest
 
+from agent_core.storage import Database
+from agent_core.storage.nonces import UsedNonces
 from telephony import twiml
 from telephony.stream_token import StreamTokenError, StreamTokens
 
@@ -12,38 +14,62 @@ class Clock:
         return self.now
 
 
-def test_token_is_single_use_bound_to_its_call_and_expires():
+async def test_token_is_single_use_bound_to_its_call_and_expires():
     clock = Clock()
     tokens = StreamTokens(b"k" * 32, ttl_s=30, clock=clock)
     token = tokens.issue("CA1")
     with pytest.raises(StreamTokenError, match="does not match"):
-        tokens.redeem(token, "CA2")
-    tokens.redeem(token, "CA1")
+        await tokens.redeem(token, "CA2")
+    await tokens.redeem(token, "CA1")
     with pytest.raises(StreamTokenError, match="already used"):
-        tokens.redeem(token, "CA1")
+        await tokens.redeem(token, "CA1")
     late = tokens.issue("CA3")
     clock.now += 31
     with pytest.raises(StreamTokenError, match="expired"):
-        tokens.redeem(late, "CA3")
+        await tokens.redeem(late, "CA3")
 
 
 @pytest.mark.parametrize("bad", [None, "", "v1", "v2.1.2.3", "v1.notanumber.n.s", "v1.1.n.s.extra"])
-def test_malformed_tokens_are_refused(bad):
+async def test_malformed_tokens_are_refused(bad):
     with pytest.raises(StreamTokenError):
-        StreamTokens(b"k" * 32).redeem(bad, "CA1")
+        await StreamTokens(b"k" * 32).redeem(bad, "CA1")
 
 
-def test_a_token_from_another_secret_is_forged():
+async def test_a_token_from_another_secret_is_forged():
     token = StreamTokens(b"a" * 32).issue("CA1")
     with pytest.raises(StreamTokenError, match="does not match"):
-        StreamTokens(b"b" * 32).redeem(token, "CA1")
+        await StreamTokens(b"b" * 32).redeem(token, "CA1")
 
 
-def test_extending_the_expiry_breaks_the_signature():
+async def test_extending_the_expiry_breaks_the_signature():
     tokens = StreamTokens(b"k" * 32, ttl_s=1)
     version, expiry, nonce, signature = tokens.issue("CA1").split(".")
     with pytest.raises(StreamTokenError, match="does not match"):
-        tokens.redeem(f"{version}.{int(expiry) + 3600}.{nonce}.{signature}", "CA1")
+        await tokens.redeem(f"{version}.{int(expiry) + 3600}.{nonce}.{signature}", "CA1")
+
+
+async def test_a_token_used_in_one_process_is_refused_in_every_other(database_url):
+    """Two containers of one deployment: same secret, same database, separate memories."""
+    db = Database(database_url)
+    await db.migrate()
+    used = UsedNonces(db)
+    first, second = (StreamTokens(b"k" * 32, first_use=used.first_use) for _ in range(2))
+    token = first.issue("CA1")
+    await first.redeem(token, "CA1")
+    with pytest.raises(StreamTokenError, match="already used"):
+        await second.redeem(token, "CA1")
+    await db.close()
+
+
+async def test_without_its_store_a_token_is_still_checked_in_the_process():
+    async def unreachable(nonce: str, expiry: float) -> bool:
+        raise ConnectionRefusedError("database down")
+
+    tokens = StreamTokens(b"k" * 32, first_use=unreachable)
+    token = tokens.issue("CA1")
+    await tokens.redeem(token, "CA1")  # the caller still gets through
+    with pytest.raises(StreamTokenError, match="already used"):
+        await tokens.redeem(token, "CA1")
 
 
 def test_connect_stream_twiml_is_built_by_the_sdk():
