@@ -79,9 +79,10 @@ class ConversationRecorder:
     def merge_meta(self, meta: dict[str, Any]) -> None:
         self._submit(lambda db, conversation_id: db.merge_meta(conversation_id, meta))
 
-    def queue_post_call_jobs(self) -> None:
+    def queue_post_call_jobs(self) -> asyncio.Future[Any]:
         """Transcript and summary, for a worker process to run once the record is complete."""
         self._submit(lambda db, conversation_id: JobStore(db).enqueue(conversation_id))
+        return self._last_write
 
     def end(self, *, status: str = "completed", stats: dict[str, Any] | None = None) -> asyncio.Future[Any]:
         """Queue the end of the record; the future resolves once everything before it is written."""

@@ -82,8 +82,9 @@ class RecordingSettings(BaseModel):
 class JobSettings(BaseModel):
     # Who runs post-call jobs (transcript, summary): "local", a `parley worker` process that
     # `parley serve` starts beside itself (never the process carrying calls); "none", run
-    # `parley worker` yourself (or on another machine against the same database).
-    runner: Literal["local", "none"] = "local"
+    # `parley worker` yourself (or on another machine against the same database); "modal", a
+    # GPU function the orchestrator spawns per call (set by the Modal deployment).
+    runner: Literal["local", "none", "modal"] = "local"
     # How often an idle worker looks for due jobs.
     poll_s: float = 2.0
     # Price table for a job's cost (USD per hour of the resource); Modal's list prices mid-2026

@@ -140,6 +140,18 @@ class OrchestratorClass(ClassSettings):
         return {**super().cls_options(), "cpu": self.cpu, "memory": self.memory_mb}
 
 
+class PostCallFunction(BaseModel):
+    """The GPU function that runs a finished call's jobs (`.spawn()`ed by the orchestrator)."""
+
+    # L4: Whisper large-v3 in float16 needs ~3 GB; a 10-minute recording takes well under a
+    # minute on one (estimate). The function stops as soon as its call's jobs are done.
+    gpu: str = "L4"
+    # The larger Whisper for the accurate transcript (CTranslate2 format, from the weights Volume).
+    whisper_model: str = "Systran/faster-whisper-large-v3"
+    timeout: int = 1800
+    max_containers: int | None = 4
+
+
 class DeploySettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="ignore")
 
@@ -160,6 +172,7 @@ class DeploySettings(BaseSettings):
     tts: TtsClass = TtsClass()
     llm: LlmClass = LlmClass()
     orchestrator: OrchestratorClass = OrchestratorClass()
+    postcall: PostCallFunction = PostCallFunction()
 
     def options(self, service: ClassSettings) -> dict[str, Any]:
         """`@app.cls` keyword arguments for one class, with the app-wide region."""

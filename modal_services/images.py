@@ -88,6 +88,14 @@ def tts_image() -> modal.Image:
     )
 
 
+def postcall_image() -> modal.Image:
+    """The orchestrator's packages, faster-whisper on CUDA (cuBLAS and cuDNN from their wheels)."""
+    return (
+        orchestrator_image()
+        .pip_install("faster-whisper==1.2.1", "nvidia-cublas-cu12==12.9.3.13", "nvidia-cudnn-cu12==9.28.0.42")
+    )
+
+
 def llm_image() -> modal.Image:
     """vLLM's OpenAI-compatible server; it brings its own torch."""
     return (

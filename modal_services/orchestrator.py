@@ -33,8 +33,8 @@ def fill_service_settings(environ: dict[str, str] | os._Environ[str], urls: dict
 
 
 def orchestrator_env() -> dict[str, str]:
-    """Recordings on the Volume; post-call jobs for a worker elsewhere (a container is no place for one)."""
-    return {**forwarded_env(), "PARLEY_RECORDING__DIRECTORY": RECORDINGS_DIR, "PARLEY_JOBS__RUNNER": "none"}
+    """Recordings on the Volume; post-call jobs on a GPU function spawned per call (modal_services/postcall.py)."""
+    return {**forwarded_env(), "PARLEY_RECORDING__DIRECTORY": RECORDINGS_DIR, "PARLEY_JOBS__RUNNER": "modal"}
 
 
 def warn_if_records_are_ephemeral(config: object) -> None:
@@ -68,6 +68,8 @@ class Orchestrator:
             fill_service_settings(os.environ, lookup_web_urls(settings.app_name))
         except Exception:  # e.g. under `modal serve`: nothing deployed to look up
             log.warning("could not look up the sibling services' URLs; using the secret's settings only", exc_info=True)
+        from modal_services.postcall import spawn_post_call_jobs
+
         config = Settings()
         warn_if_records_are_ephemeral(config)
-        return create_app(config, build_providers(config))
+        return create_app(config, build_providers(config), dispatch_jobs=spawn_post_call_jobs)

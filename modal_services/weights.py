@@ -1,4 +1,4 @@
-"""`download_weights`: copy the three models from the Hugging Face hub onto the weights Volume, once.
+"""`download_weights`: copy the four models from the Hugging Face hub onto the weights Volume, once.
 
 Run by `parley deploy --download-weights` (`modal run -m modal_services.app::download_weights`).
 The services then load from the Volume with the hub switched off (common.service_env), so a
@@ -17,6 +17,7 @@ REPOSITORIES: dict[str, list[str] | None] = {
     "kyutai/stt-1b-en_fr": None,
     "ResembleAI/chatterbox": ["ve.safetensors", "t3_cfg.safetensors", "s3gen.safetensors", "tokenizer.json", "conds.pt"],
     settings.llm.model: ["*.json", "*.safetensors", "tokenizer.model", "*.jinja"],
+    settings.postcall.whisper_model: ["*.json", "model.bin", "*.txt"],  # post-call transcripts
 }
 
 

@@ -22,7 +22,7 @@ from agent_core.storage.jobs import JobRecord, JobStore
 from parley.talk_routes import router as talk_router
 from telephony.config import TwilioSettings
 from telephony.phone import CHANNEL as TWILIO
-from telephony.phone import Phone
+from telephony.phone import JobDispatcher, Phone
 from telephony.rest import TwilioRest
 from telephony.routes import router as twilio_router
 
@@ -75,12 +75,13 @@ def create_app(
     db: Database | None = None,
     rest: TwilioRest | None = None,
     discord_token: str | None = None,
+    dispatch_jobs: JobDispatcher | None = None,
 ) -> FastAPI:
     twilio = twilio or TwilioSettings()
     db = db or Database.for_data_dir(settings.data_dir, settings.database_url)
     if rest is None and twilio.has_credentials:
         rest = TwilioRest(twilio.account_sid, twilio.auth_token.get_secret_value())  # type: ignore[union-attr]
-    phone = Phone(settings=settings, twilio=twilio, providers=providers, db=db, rest=rest)
+    phone = Phone(settings=settings, twilio=twilio, providers=providers, db=db, rest=rest, dispatch_jobs=dispatch_jobs)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -38,9 +38,9 @@ class JobWorker:
         self.recordings = LocalRecordingStore(settings.recordings_dir)
         self.name = f"{socket.gethostname()}:{os.getpid()}"
 
-    async def run_once(self) -> JobRecord | None:
-        """Claim and run one due job; returns it as it ended (None when nothing was due)."""
-        job = await self.jobs.claim(self.name)
+    async def run_once(self, conversation_id: int | None = None) -> JobRecord | None:
+        """Claim and run one due job (of one conversation, if given); returns it as it ended, or None."""
+        job = await self.jobs.claim(self.name, conversation_id=conversation_id)
         if job is None:
             return None
         cpu_started = time.process_time()
@@ -111,3 +111,23 @@ class JobWorker:
         cpu_seconds = time.process_time() - cpu_started
         usd = cpu_seconds / 3600 * self.settings.jobs.cpu_usd_per_hour
         return {"cpu_seconds": round(cpu_seconds, 3), "gpu_seconds": 0.0, "usd": round(usd, 8)}
+
+
+async def run_conversation_jobs(conversation_id: int, transcriber: Transcriber) -> list[dict[str, Any]]:
+    """One call's due jobs, then return (the Modal GPU function's whole work)."""
+    from agent_core.providers import build_providers
+
+    settings = Settings()
+    db = Database.for_data_dir(settings.data_dir, settings.database_url)
+    await db.migrate()
+    providers = build_providers(settings)
+    await providers.llm.load()
+    worker = JobWorker(settings, db, providers, transcriber)
+    ended = []
+    try:
+        while (job := await worker.run_once(conversation_id)) is not None:
+            ended.append(job.model_dump(mode="json", include={"id", "kind", "status", "error", "cost"}))
+    finally:
+        await providers.llm.aclose()
+        await db.close()
+    return ended

@@ -10,6 +10,7 @@ import asyncio
 import hashlib
 import logging
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +35,8 @@ from telephony.stream_token import StreamTokens
 log = logging.getLogger(__name__)
 
 CHANNEL = "twilio"
+# Given a finished conversation's id, starts its post-call jobs (and returns without waiting for them).
+JobDispatcher = Callable[[int], Awaitable[None]]
 
 
 @dataclass
@@ -60,8 +63,12 @@ class Phone:
         providers: Providers,
         db: Database,
         rest: TwilioRest | None = None,
+        dispatch_jobs: JobDispatcher | None = None,
     ) -> None:
         self.settings = settings
+        # Starts a finished call's jobs somewhere (a Modal GPU function); None: workers poll for them.
+        self.dispatch_jobs = dispatch_jobs
+        self._dispatching: set[asyncio.Task[None]] = set()
         self.twilio = twilio
         self.providers = providers
         self.db = db
@@ -166,7 +173,19 @@ class Phone:
             await self._keep_recording(call.recorder, call.recording)
         call.recorder.end(status="completed", stats=stream.stats.as_dict())
         # Transcript and summary run in a worker process, never on anyone's audio path.
-        call.recorder.queue_post_call_jobs()
+        queued = call.recorder.queue_post_call_jobs()
+        if self.dispatch_jobs is not None:
+            task = asyncio.create_task(self._dispatch(call.recorder, queued, self.dispatch_jobs))
+            self._dispatching.add(task)
+            task.add_done_callback(self._dispatching.discard)
+
+    @staticmethod
+    async def _dispatch(recorder: ConversationRecorder, queued: asyncio.Future[Any], dispatch: JobDispatcher) -> None:
+        try:
+            await queued
+            await dispatch(await recorder.conversation_id)
+        except Exception:  # the jobs stay queued for any worker: nothing is lost
+            log.exception("call %s: could not start its post-call jobs", recorder.start.external_id)
 
     async def _keep_recording(self, recorder: ConversationRecorder, recording: ConversationRecording) -> None:
         call_sid = recorder.start.external_id
@@ -179,5 +198,7 @@ class Phone:
                                            "truncated": recording.truncated, "file": path.name}})
 
     async def aclose(self) -> None:
-        """Give queued record writes their chance to land before the process exits."""
+        """Give queued record writes (and job dispatches) their chance to land before the process exits."""
         await self.records.aclose()
+        if self._dispatching:
+            await asyncio.wait(self._dispatching, timeout=10)

@@ -68,15 +68,21 @@ class JobStore:
             await session.flush()
             return [row.id for row in rows]
 
-    async def claim(self, runner: str, kinds: tuple[str, ...] = (*POST_CALL_KINDS, WEBHOOK)) -> JobRecord | None:
-        """The oldest job that is due (or whose worker died), now `running` for `runner`; None if none."""
+    async def claim(self, runner: str, kinds: tuple[str, ...] = (*POST_CALL_KINDS, WEBHOOK),
+                    conversation_id: int | None = None) -> JobRecord | None:
+        """The oldest job that is due (or whose worker died), now `running` for `runner`; None if none.
+
+        With `conversation_id`, only that conversation's jobs (a GPU function spawned for one call)."""
         now = _now()
         for _ in range(5):  # another worker may take the one we picked first: pick again
             async with self.db.transaction() as session:
                 due = (JobRow.status == QUEUED) & (JobRow.next_attempt_at <= now)
                 abandoned = (JobRow.status == RUNNING) & (JobRow.started_at < now - STALE_RUNNING)
+                which = (due | abandoned) & JobRow.kind.in_(kinds)
+                if conversation_id is not None:
+                    which &= JobRow.conversation_id == conversation_id
                 candidate = (await session.execute(
-                    select(JobRow.id, JobRow.status).where((due | abandoned) & JobRow.kind.in_(kinds))
+                    select(JobRow.id, JobRow.status).where(which)
                     .order_by(JobRow.next_attempt_at, JobRow.id).limit(1)
                 )).first()
                 if candidate is None:

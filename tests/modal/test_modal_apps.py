@@ -93,7 +93,8 @@ def test_download_function_has_the_hf_secret_and_the_volume(deployed):
     assert [s._name for s in spec.secrets if s._name] == ["parley-hf"]
     assert {path: v._name for path, v in spec.volumes.items()} == {"/weights": "parley-weights"}
     assert spec.gpus is None  # downloading needs no GPU
-    assert set(deployed.weights.REPOSITORIES) == {"kyutai/stt-1b-en_fr", "ResembleAI/chatterbox", "google/gemma-3-1b-it"}
+    assert set(deployed.weights.REPOSITORIES) == {"kyutai/stt-1b-en_fr", "ResembleAI/chatterbox", "google/gemma-3-1b-it",
+                                                  "Systran/faster-whisper-large-v3"}
 
 
 def test_deploy_settings_flow_into_the_classes(monkeypatch):
@@ -248,8 +249,21 @@ def test_the_orchestrator_records_onto_the_volume_and_says_when_records_would_be
     from modal_services.orchestrator import orchestrator_env, warn_if_records_are_ephemeral
 
     env = orchestrator_env()
-    assert env["PARLEY_RECORDING__DIRECTORY"] == "/recordings" and env["PARLEY_JOBS__RUNNER"] == "none"
+    assert env["PARLEY_RECORDING__DIRECTORY"] == "/recordings" and env["PARLEY_JOBS__RUNNER"] == "modal"
     warn_if_records_are_ephemeral(Settings(database_url="postgresql+asyncpg://u:p@db.example.com/parley"))
     assert not caplog.records
     warn_if_records_are_ephemeral(Settings())
     assert "PARLEY_DATABASE_URL is not set" in caplog.text
+
+
+def test_post_call_jobs_run_on_a_gpu_function_the_orchestrator_spawns(deployed):
+    from modal._utils.async_utils import synchronizer
+
+    function = synchronizer._translate_in(deployed.postcall.run_post_call_jobs)
+    spec = function._spec
+    assert function._tag == deployed.postcall.FUNCTION_NAME == "run_post_call_jobs"
+    assert spec.gpus == "L4"
+    # The larger Whisper from the weights, the recording from where the orchestrator wrote it.
+    assert {path: volume._name for path, volume in spec.volumes.items()} == {
+        "/weights": "parley-weights", "/recordings": "parley-recordings"}
+    assert [s._name for s in spec.secrets if s._name] == ["parley-orchestrator"]  # the database URL

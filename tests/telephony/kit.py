@@ -85,6 +85,7 @@ async def phone_line(
     end_of_turn_silence_ms: int = 320,
     token_ttl_s: float = 60.0,
     database_url: str | None = None,
+    dispatch_jobs=None,
 ) -> AsyncIterator[Line]:
     stt, llm, tts = stt or ScriptedStt(), llm or ScriptedLlm(), tts or ScriptedTts()
     providers = providers or Providers(stt=stt, llm=llm, tts=tts)
@@ -108,6 +109,7 @@ async def phone_line(
     )
     http = FakeTwilioHttp()
     db = Database.for_data_dir(tmp_path, database_url)
-    app = create_app(settings, providers, twilio=twilio, db=db, rest=TwilioRest(ACCOUNT_SID, auth_token, http_client=http))
+    app = create_app(settings, providers, twilio=twilio, db=db, rest=TwilioRest(ACCOUNT_SID, auth_token, http_client=http),
+                     dispatch_jobs=dispatch_jobs)
     async with running_server(app, port=port) as url:
         yield Line(url, app.state.phone, db, http, auth_token, admin_token, stt, llm, tts)

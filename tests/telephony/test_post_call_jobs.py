@@ -194,3 +194,27 @@ async def test_the_signed_webhook_reaches_a_receiver_that_was_down_at_first(tmp_
     assert payload["conversation"]["external_id"] == call_sid and payload["conversation"]["id"] == conversation_id
     assert sorted((j["kind"], j["status"]) for j in payload["jobs"]) == [("summary", DONE), ("transcript", DONE)]
     assert payload["recording_url"].endswith(f"/api/calls/{call_sid}/recording")
+
+
+async def test_a_dispatcher_starts_each_calls_jobs_once_they_are_in_the_database(tmp_path, jfk_opening):
+    """On Modal the orchestrator spawns a GPU function per call; it then runs only that call's jobs."""
+    dispatched: list[tuple[int, list[str]]] = []
+
+    async def spawn(conversation_id: int) -> None:  # stands in for Modal's Function.spawn
+        jobs = await JobStore(line.db).for_conversation(conversation_id)
+        dispatched.append((conversation_id, [job.kind for job in jobs]))
+
+    async with phone_line(tmp_path, stt=ScriptedStt(["Hello.", "Hello again."]), dispatch_jobs=spawn) as line:
+        _, first = await finished_call(line, jfk_opening)
+        _, second = await finished_call(line, jfk_opening)
+        for _ in range(100):
+            if len(dispatched) == 2:
+                break
+            await asyncio.sleep(0.05)
+        worker = JobWorker(line.phone.settings, line.db, Providers(stt=line.stt, llm=line.llm, tts=line.tts),
+                           HeardTranscriber())
+        ran = [await worker.run_once(second), await worker.run_once(second), await worker.run_once(second)]
+        untouched = await JobStore(line.db).for_conversation(first)
+    assert dispatched == [(first, ["transcript", "summary"]), (second, ["transcript", "summary"])]
+    assert [job.conversation_id for job in ran if job] == [second, second] and ran[2] is None
+    assert [job.status for job in untouched] == [QUEUED, QUEUED]  # the other call's jobs wait for their own
