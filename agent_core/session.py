@@ -24,16 +24,18 @@ from agent_core import events as ev
 from agent_core.audio.frames import AudioFrame
 from agent_core.channel import Channel
 from agent_core.errors import ProviderError
-from agent_core.listener import Listener
+from agent_core.listener import Heard, Listener
 from agent_core.llm.base import LanguageModel, Message
 from agent_core.metrics import TurnLatency, turn_latency
 from agent_core.persona import Persona
 from agent_core.playback import PlaybackChunk, PlaybackQueue, SpokenReply
+from agent_core.smart_turn import SmartTurn
 from agent_core.speech import SpeechOut
 from agent_core.stt.base import SpeechToText, SttStream
 from agent_core.thinking import Thinker
 from agent_core.tools import ToolRegistry
 from agent_core.tts.base import TextToSpeech
+from agent_core.turn_judge import TurnJudge
 from agent_core.turns import TurnSettings, TurnSignal
 from agent_core.vad import SileroVad
 
@@ -76,6 +78,7 @@ class Session:
         persona: Persona,
         channel: Channel,
         vad: SileroVad | None = None,
+        smart_turn: SmartTurn | None = None,
         settings: SessionSettings | None = None,
         tools: ToolRegistry | None = None,
         label_speakers: bool = False,
@@ -92,6 +95,8 @@ class Session:
         self.reply_filter: Callable[[str, str], bool] | None = None
         self._stt, self._llm, self._tts = stt, llm, tts
         self._vad = vad or SileroVad.shared()
+        # Smart Turn is loaded only where a policy listens to the audio (it fails loudly if missing).
+        self._smart_turn = smart_turn or (SmartTurn.shared() if self.settings.turn.uses_audio else None)
         self._clock = clock
         self._on_idle = on_idle
         self.history: list[Message] = []
@@ -176,14 +181,19 @@ class Session:
             return
         listener = self._speakers.get(speaker)
         if listener is None:
-            listener = Listener(speaker, self._vad, self.settings.turn, self.settings.preroll_ms)
+            judge = TurnJudge(smart_turn=self._smart_turn, llm=self._llm, language=self.persona.language,
+                              conversation=self._prompt)
+            listener = Listener(speaker, self._vad, self.settings.turn, self.settings.preroll_ms, judge, self._heard)
             self._speakers[speaker] = listener
-        now = self._clock()
         for heard in listener.hear(frame):
-            if heard.signal is TurnSignal.SPEECH_STARTED:
-                self._speech_started(listener, now - heard.seconds_ago)
-            else:
-                self._turn_ended(listener, now, now - heard.seconds_ago)
+            self._heard(listener, heard)
+
+    def _heard(self, listener: Listener, heard: Heard) -> None:
+        now = self._clock()
+        if heard.signal is TurnSignal.SPEECH_STARTED:
+            self._speech_started(listener, now - heard.seconds_ago)
+        elif heard.signal is TurnSignal.TURN_ENDED and not self._closed:
+            self._turn_ended(listener, now, now - heard.seconds_ago)
 
     def push_text(self, speaker: str, text: str) -> None:
         """Text that is part of the conversation without being speech (DTMF, chat)."""

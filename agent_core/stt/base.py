@@ -17,6 +17,17 @@ class SttStream(ABC):
         # Set by the Session. A backend calls them from the event loop thread.
         self.on_partial: Callable[[str], None] | None = None
         self.on_pause_probability: Callable[[float], None] | None = None
+        # True once the backend sends pause probabilities (Kyutai STT): they are the audio
+        # end-of-turn signal on its path, so Smart Turn need not run.
+        self.predicts_pauses = False
+        # The latest partial transcript a streaming backend sent (None: none yet).
+        self.partial_text: str | None = None
+
+    def heard_partial(self, text: str) -> None:
+        """A streaming backend's partial transcript: kept for the turn policy, then passed on."""
+        self.partial_text = text
+        if self.on_partial is not None:
+            self.on_partial(text)
 
     @abstractmethod
     def push(self, frame: AudioFrame) -> None:
@@ -28,6 +39,14 @@ class SttStream(ABC):
         A backend that transcribes in one go may start now and use that result
         if no more speech arrives. Streaming backends ignore this.
         """
+
+    async def text_so_far(self) -> str | None:
+        """The transcript up to the current pause, for the end-of-turn text signal.
+
+        Streaming backends have it already (the latest partial); a batch backend
+        returns the transcript it started at `speaker_paused`. None: not known.
+        """
+        return self.partial_text
 
     @abstractmethod
     async def finish(self) -> str:

@@ -128,6 +128,12 @@ class _WhisperStream(SttStream):
             self._early.cancel()  # stale: the speaker talked again since (if not started, it never runs)
         self._early = asyncio.ensure_future(self._engine.transcribe(self._audio(), self._language))
 
+    async def text_so_far(self) -> str | None:
+        # The early transcript started at the pause; shielded, as finish() may still use it.
+        if self._early is None or self._early.cancelled():
+            return None
+        return await asyncio.shield(self._early)
+
     async def finish(self) -> str:
         # Only silence followed the last pause (that is what ended the turn), so its transcript stands.
         if self._early is not None and not self._early.cancelled():

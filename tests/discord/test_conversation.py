@@ -20,7 +20,7 @@ PERSONA = Persona(name="t", system_prompt="You are in a voice channel.", greetin
 def conversation(llm, stt, *, reply_mode="always"):
     guild = FakeGuild({ALICE: ("Alice", False), BOB: ("Bob", False), MUSIC_BOT: ("Jukebox", True)})
     voice = FakeVoice(guild, PARLEY, dave=FakeDave({ALICE, BOB, MUSIC_BOT}))
-    settings = SessionSettings(turn=TurnSettings(min_speech_ms=96, end_of_turn_silence_ms=320))
+    settings = SessionSettings(turn=TurnSettings(end_of_turn_signals="silence", min_speech_ms=96, end_of_turn_silence_ms=320))
     providers = Providers(stt=stt, llm=llm, tts=ScriptedTts(sample_rate=24000))
     return ChannelConversation(voice, providers, PERSONA, settings, reply_mode=reply_mode, wake_name="parley"), voice
 

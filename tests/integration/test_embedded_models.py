@@ -35,7 +35,7 @@ async def test_whisper_tiny_en_is_selectable(settings, jfk):
 async def test_session_transcribes_jfk_through_vad_and_turns(providers, jfk):
     """The whole speech as one turn (its pauses are under 1.2 s), through resampling, VAD and the STT stream."""
     channel = LocalChannel()
-    settings = SessionSettings(turn=TurnSettings(end_of_turn_silence_ms=1200))
+    settings = SessionSettings(turn=TurnSettings(end_of_turn_signals="silence", end_of_turn_silence_ms=1200))
     session = Session(
         stt=providers.stt, llm=ScriptedLlm(["Thank you."]), tts=ScriptedTts(), persona=PERSONA,
         channel=channel, settings=settings,
