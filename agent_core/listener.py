@@ -163,6 +163,11 @@ class Listener:
         stream, self.stt = self.stt, None
         return stream
 
+    def drop_utterance(self) -> SttStream | None:
+        """The open utterance was not a turn (a cough, an "uh-huh"): forget it; returns its stream."""
+        self.detector.reset()
+        return self.end_utterance()
+
     def _keep_recent(self, samples: np.ndarray) -> None:
         self._recent.append(samples)
         self._recent_samples += len(samples)

@@ -18,10 +18,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from pydantic import BaseModel
-
 from agent_core import events as ev
 from agent_core.audio.frames import AudioFrame
+from agent_core.barge_in import BargeInStep, HeldReply, ReplyHold, next_step, read_sound
 from agent_core.channel import Channel
 from agent_core.errors import ProviderError
 from agent_core.listener import Heard, Listener
@@ -29,36 +28,18 @@ from agent_core.llm.base import LanguageModel, Message
 from agent_core.metrics import TurnLatency, turn_latency
 from agent_core.persona import Persona
 from agent_core.playback import PlaybackChunk, PlaybackQueue, SpokenReply
+from agent_core.session_settings import SessionSettings
 from agent_core.smart_turn import SmartTurn
 from agent_core.speech import SpeechOut
-from agent_core.stt.base import SpeechToText, SttStream
+from agent_core.stt.base import SpeechToText, final_transcript
 from agent_core.thinking import Thinker
 from agent_core.tools import ToolRegistry
 from agent_core.tts.base import TextToSpeech
 from agent_core.turn_judge import TurnJudge
-from agent_core.turns import TurnSettings, TurnSignal
+from agent_core.turns import TurnSignal
 from agent_core.vad import SileroVad
 
 log = logging.getLogger(__name__)
-
-
-class SessionSettings(BaseModel):
-    turn: TurnSettings = TurnSettings()
-    allow_interruptions: bool = True
-    # Audio kept from before VAD confirmed speech, so the first syllable reaches STT.
-    preroll_ms: int = 500
-    # A provider that has not answered in this long has failed: apologise instead of dead air.
-    stt_timeout_s: float = 10.0
-    llm_first_token_timeout_s: float = 8.0
-    llm_token_gap_timeout_s: float = 5.0
-    tts_first_audio_timeout_s: float = 8.0
-    # No speech from anyone for this long: the Session emits SessionIdle (0 = never).
-    idle_timeout_s: float = 120.0
-    # Prompt size bound: the last N history messages follow the system prompt.
-    max_history_messages: int = 24
-    max_tool_rounds: int = 3
-    # Size of playback chunks; also the resolution of "heard" accounting.
-    playback_chunk_ms: int = 100
 
 
 class SessionState(enum.Enum):
@@ -104,6 +85,7 @@ class Session:
         self._listeners: list[Callable[[ev.SessionEvent], None]] = []
         self._speakers: dict[str, Listener] = {}
         self.playback = PlaybackQueue()
+        self._hold = ReplyHold(self.playback)  # a reply silenced by speech that may be a cough
         self._speech = SpeechOut(
             tts,
             self.playback,
@@ -187,6 +169,9 @@ class Session:
             self._speakers[speaker] = listener
         for heard in listener.hear(frame):
             self._heard(listener, heard)
+        held = self._hold.held
+        if held is not None and held.speaker == speaker and not held.deciding:
+            self._settle_hold(listener, held)
 
     def _heard(self, listener: Listener, heard: Heard) -> None:
         now = self._clock()
@@ -218,19 +203,21 @@ class Session:
             listener.detector.settings = settings.turn
 
     def interrupt(self, speaker: str = "adapter") -> None:
-        """Barge-in requested by the adapter (e.g. a key press)."""
-        self._barge_in(speaker, self._clock())
+        """Barge-in requested by the adapter (e.g. a key press): no doubt about it, no hold."""
+        self._barge_in(speaker, self._clock(), hold=False)
 
 
     async def next_audio(self) -> PlaybackChunk:
         """The next chunk to play; the adapter calls `audio_played` once it was heard."""
         chunk = await self.playback.get()
+        self._hold.handed_out(chunk)
         if not chunk.reply.handed_out:
             chunk.reply.handed_out = True
             self._emit(ev.FirstAudioOut(t=self._clock(), turn=chunk.reply.turn))
         return chunk
 
     def audio_played(self, chunk: PlaybackChunk) -> None:
+        self._hold.played(chunk)
         chunk.segment.played_samples += chunk.frame.samples
         if chunk.reply is self._reply and chunk.reply.all_played:
             self._finish_reply(chunk.reply, interrupted=False)
@@ -245,43 +232,76 @@ class Session:
             self._emit(ev.ProviderFault(t=self._clock(), turn=self._next_turn, stage="stt", error=str(exc)))
         self._emit(ev.SpeechStarted(t=self._clock(), turn=self._next_turn, speaker=listener.speaker, onset_t=onset_t))
         if self.settings.allow_interruptions:
-            self._barge_in(listener.speaker, onset_t)
+            self._barge_in(listener.speaker, onset_t, hold=self.settings.barge_in.resume_after_false_interruption)
 
     def _turn_ended(self, listener: Listener, now: float, speech_end_t: float) -> None:
+        held = self._hold.held
+        if held is not None and held.speaker == listener.speaker:
+            held.ended = (now, speech_end_t)  # whose turn it was is decided by the transcript
+            return
         self._last_activity = now
         turn = self._next_turn
         self._emit(ev.SpeechEnded(t=speech_end_t, turn=turn, speaker=listener.speaker))
         self._emit(ev.TurnEnded(t=now, turn=turn, speaker=listener.speaker))
         stream = listener.end_utterance()
-        task = asyncio.create_task(self._transcribe(stream), name=f"stt-{listener.speaker}")
+        task = asyncio.create_task(final_transcript(stream, self.settings.stt_timeout_s), name=f"stt-{listener.speaker}")
         self._pending_transcripts.append((listener.speaker, turn, task))
         self._start_reply()
 
-    async def _transcribe(self, stream: SttStream | None) -> str:
-        if stream is None:
-            raise ProviderError("stt", "no transcript stream (the STT provider failed at speech onset)")
-        try:
-            async with asyncio.timeout(self.settings.stt_timeout_s):
-                return await stream.finish()
-        except TimeoutError as exc:
-            raise ProviderError("stt", f"no transcript after {self.settings.stt_timeout_s:g} s") from exc
-        except ProviderError:
-            raise
-        except Exception as exc:
-            raise ProviderError("stt", exc) from exc
-
-    def _barge_in(self, speaker: str, onset_t: float) -> None:
+    def _barge_in(self, speaker: str, onset_t: float, *, hold: bool) -> None:
         reply = self._reply
-        if reply is None or reply.finished:
+        if reply is None or reply.finished or self._hold.held is not None:
             return
         self._emit(ev.BargeIn(t=self._clock(), turn=reply.turn, speaker=speaker, onset_t=onset_t))
-        if self._reply_task is not None:
-            self._reply_task.cancel()
-        self.playback.clear()
-        flush = asyncio.create_task(self._flush_channel(), name="channel-flush")
+        flush = asyncio.create_task(self._flush_channel(), name="channel-flush")  # quiet now, in every case
         self._flushes.add(flush)  # held until done: the loop keeps only weak references to tasks
         flush.add_done_callback(self._flushes.discard)
+        if hold:
+            self._hold.hold(reply, speaker)
+        else:
+            self._interrupt(reply)
+
+    def _interrupt(self, reply: SpokenReply) -> None:
+        if self._reply_task is not None:
+            self._reply_task.cancel()
+        self._hold.drop()
         self._finish_reply(reply, interrupted=True)
+
+    def _settle_hold(self, listener: Listener, held: HeldReply) -> None:
+        """Speech over a held reply: too long to be a backchannel, or paused: read what it said."""
+        step = next_step(held, listener.detector, self.settings.barge_in)
+        if step is BargeInStep.INTERRUPT:
+            self._interrupt_held(listener)
+        elif step is BargeInStep.READ:
+            held.deciding = True
+            task = asyncio.create_task(self._decide_hold(listener, held), name=f"barge-in-{listener.speaker}")
+            self._flushes.add(task)
+            task.add_done_callback(self._flushes.discard)
+
+    async def _decide_hold(self, listener: Listener, held: HeldReply) -> None:
+        resume, text = await read_sound(listener.stt, self.persona.language, self.settings.barge_in)
+        if self._hold.held is not held:
+            return
+        if held.ended is None and listener.detector.silence_ms == 0:
+            held.deciding = False  # talking again: decide at the next pause
+        elif not resume:
+            self._interrupt_held(listener)
+        else:
+            self._emit(ev.BargeInSettled(t=self._clock(), turn=held.reply.turn, speaker=held.speaker, text=text,
+                                         resumed=True))
+            stream = listener.drop_utterance()
+            self._hold.resume()
+            if stream is not None:
+                await stream.aclose()
+
+    def _interrupt_held(self, listener: Listener) -> None:
+        held = self._hold.held
+        if held is None:
+            return
+        self._emit(ev.BargeInSettled(t=self._clock(), turn=held.reply.turn, speaker=held.speaker, text="", resumed=False))
+        self._interrupt(held.reply)
+        if held.ended is not None:
+            self._turn_ended(listener, *held.ended)
 
     async def _flush_channel(self) -> None:
         try:

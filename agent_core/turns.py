@@ -105,6 +105,7 @@ class TurnDetector:
         self.in_speech = False  # confirmed speech in progress (a turn is open)
         self._speech_run_ms = 0  # consecutive speech before confirmation
         self._silence_ms = 0  # trailing silence inside an open turn
+        self.speech_ms = 0  # speech heard in the open turn (pauses excluded)
         self._pause_probability = 0.0
         self._asked = False  # PAUSED was signalled for the current silence
         self.pause_id = 0  # which pause a verdict answers; a stale one is ignored
@@ -150,6 +151,7 @@ class TurnDetector:
                 self._speech_run_ms += self.window_ms
                 if self._speech_run_ms >= s.min_speech_ms:
                     self.in_speech = True
+                    self.speech_ms = self._speech_run_ms
                     self._silence_ms = 0
                     self._pause_probability = 0.0
                     self._new_pause()
@@ -162,6 +164,7 @@ class TurnDetector:
             if self._silence_ms:
                 self._new_pause()  # speech resumed: the same turn goes on, the old verdict is void
             self._silence_ms = 0
+            self.speech_ms += self.window_ms
         elif probability < s.silence_threshold:
             self._silence_ms += self.window_ms
         # Between the thresholds: neither resets nor extends the silence.
@@ -181,6 +184,14 @@ class TurnDetector:
         self._asked = False
         self.verdict = None
         self.pause_id += 1
+
+    def reset(self) -> None:
+        """Forget the open turn (it was a cough or an "uh-huh" over the reply)."""
+        self.in_speech = False
+        self._speech_run_ms = 0
+        self._silence_ms = 0
+        self.speech_ms = 0
+        self._new_pause()
 
     def _end(self) -> TurnSignal:
         self.ended_after_silence_ms = self._silence_ms

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 
 from agent_core.audio.frames import AudioFrame
+from agent_core.errors import ProviderError
 
 STT_SAMPLE_RATE = 16000  # what the Session pushes; backends resample if they need another rate
 
@@ -67,3 +69,18 @@ class SpeechToText(ABC):
 
     async def aclose(self) -> None:
         pass
+
+
+async def final_transcript(stream: SttStream | None, timeout_s: float) -> str:
+    """The utterance's transcript, with every failure (none in time included) as a ProviderError."""
+    if stream is None:
+        raise ProviderError("stt", "no transcript stream (the STT provider failed at speech onset)")
+    try:
+        async with asyncio.timeout(timeout_s):
+            return await stream.finish()
+    except TimeoutError as exc:
+        raise ProviderError("stt", f"no transcript after {timeout_s:g} s") from exc
+    except ProviderError:
+        raise
+    except Exception as exc:
+        raise ProviderError("stt", exc) from exc
