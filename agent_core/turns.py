@@ -22,7 +22,8 @@ EndOfTurnSignals = Literal["silence", "audio", "text", "audio+text"]
 
 
 class TurnSettings(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    # Unknown keys are refused: a misspelt setting in parley.toml or a persona must not pass silently.
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     # Probability above which a window counts as speech. Silero's own default.
     speech_threshold: float = 0.5
@@ -49,7 +50,7 @@ class TurnSettings(BaseModel):
     audio_incomplete: float = 0.1
     # The text signal's P(complete), the same way: SmolLM2's P(end of message) is small even
     # where a message ends (0.01-0.9) and ~0.0001 mid-clause; a dangling "the" scores 0.
-    text_complete: float = 0.01
+    text_complete: float = 0.1
     text_incomplete: float = 0.002
     # A backend that predicts the end of a turn (Kyutai STT's pause probability) is the
     # audio signal on its path: it ends the turn after this much silence once past the threshold.

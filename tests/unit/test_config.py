@@ -78,3 +78,19 @@ async def test_tool_registry_reports_problems_to_the_model():
     assert await registry.call(ToolCall("2", "nope", "{}")) == "error: no tool named 'nope'"
     assert (await registry.call(ToolCall("3", "echo", "[1]"))).startswith("error: bad arguments")
     assert await registry.call(ToolCall("4", "fails", "{}")) == "error: fails failed: line busy"
+
+
+def test_a_persona_tunes_turn_taking_and_a_typo_is_refused(tmp_path):
+    from agent_core.session import SessionSettings
+
+    (tmp_path / "dictation.toml").write_text(
+        'system_prompt = "Take notes."\n[turn]\nincomplete_max_silence_ms = 4000\nend_of_turn_silence_ms = 1500\n'
+    )
+    persona = load_persona("dictation", tmp_path)
+    base = SessionSettings()
+    tuned = persona.session_settings(base)
+    assert tuned.turn.incomplete_max_silence_ms == 4000 and tuned.turn.end_of_turn_silence_ms == 1500
+    assert tuned.turn.check_silence_ms == base.turn.check_silence_ms  # the rest stays global
+    (tmp_path / "typo.toml").write_text('system_prompt = "x"\n[turn]\nincomplete_max_silence = 4000\n')
+    with pytest.raises(PersonaError, match="incomplete_max_silence"):
+        load_persona("typo", tmp_path)
