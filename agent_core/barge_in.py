@@ -23,7 +23,7 @@ from agent_core.turns import TurnDetector
 
 DEFAULT_BACKCHANNELS: dict[str, list[str]] = {
     "en": ["uh-huh", "uh huh", "mm-hmm", "mhm", "mm", "hmm", "yeah", "yes", "yep", "okay", "ok", "right",
-           "sure", "i see", "got it", "alright", "all right"],
+           "sure", "i see", "got it", "alright", "all right", "ah", "aha", "oh"],
     "fr": ["oui", "ouais", "d'accord", "ok", "hm", "mm", "ah oui", "je vois"],
     "de": ["ja", "genau", "okay", "ok", "mhm", "hm", "aha", "stimmt", "alles klar"],
     "es": ["sí", "si", "vale", "claro", "ajá", "ok", "mm", "ya"],

@@ -3,7 +3,10 @@
 import httpx
 import pytest
 
+from agent_core.audio import AudioFrame
 from agent_core.audio.resample import resample
+from agent_core.providers import Providers
+from agent_core.scripted import ScriptedLlm
 from parley.phone_demo import trim_silence
 from tests.integration.conftest import words
 from tests.telephony.kit import phone_line
@@ -48,3 +51,47 @@ async def test_jfk_unedited_is_one_caller_turn_with_the_semantic_policy(tmp_path
     assert roles == ["user", "assistant"], call["turns"]  # no reply started inside the caller's sentence
     assert report.clears == 0  # nothing had to be cleared: no reply was playing while he spoke
     assert "ask not what your country can do for you ask what you can do for your country" in words(call["turns"][0]["text"])
+
+
+LONG_REPLY = ("Here is a long answer that takes a while to say. It has a second sentence, which goes on for a bit. "
+              "And a third one, so that there is time to talk over it.")
+
+
+async def piper_says(providers, text: str):
+    """Synthetic speech: the embedded Piper voice, at 8 kHz as a phone line carries it."""
+    frames = [f async for f in providers.tts.synthesize(text)]
+    return resample(AudioFrame(b"".join(f.pcm for f in frames), frames[0].sample_rate), 8000)
+
+
+async def call_with_sound_over_the_reply(tmp_path, providers, jfk_opening, over_reply):
+    llm = ScriptedLlm([LONG_REPLY, "Okay."])
+    line_providers = Providers(stt=providers.stt, llm=llm, tts=providers.tts)
+    async with phone_line(tmp_path, providers=line_providers, end_of_turn_silence_ms=800) as line:
+        report = await line.simulator().call(jfk_opening, barge_in=over_reply, barge_in_after_s=1.5,
+                                             quiet_after_reply_s=4.0, max_call_s=60)
+        async with httpx.AsyncClient() as http:
+            call = (
+                await http.get(f"{line.url}/api/calls/{report.call_sid}", headers={"Authorization": f"Bearer {line.admin_token}"})
+            ).json()
+    return report, call
+
+
+async def test_an_uh_huh_over_the_reply_does_not_stop_it(tmp_path, providers, jfk_opening):
+    uh_huh = await piper_says(providers, "Uh huh.")  # Piper says "Uh-huh." as a clipped "ah"; this as people do
+    report, call = await call_with_sound_over_the_reply(tmp_path, providers, jfk_opening, uh_huh)
+    answer = [t for t in call["turns"] if t["role"] == "assistant"]
+    assert len(answer) == 1, call["turns"]
+    answer = answer[0]
+    assert not answer["interrupted"] and answer["text"] == LONG_REPLY  # all of it reached the caller
+    [backchannel] = [t for t in call["turns"] if t["role"] == "backchannel"]
+    assert "uh" in words(backchannel["text"]) or "mm" in words(backchannel["text"])
+    assert [t["role"] for t in call["turns"]] == ["user", "backchannel", "assistant"]
+
+
+async def test_words_over_the_reply_still_stop_it(tmp_path, providers, jfk_opening):
+    first_word = AudioFrame(jfk_opening.pcm[int(0.32 * 16000) * 2 :], 16000)  # the clip's first 0.32 s are silence
+    report, call = await call_with_sound_over_the_reply(tmp_path, providers, jfk_opening, resample(first_word, 8000))
+    assert report.clears >= 1 and report.barge_in_to_clear_ms is not None
+    answers = [t for t in call["turns"] if t["role"] == "assistant"]
+    assert answers[0]["interrupted"] and LONG_REPLY.startswith(answers[0]["text"]) and answers[0]["text"] != LONG_REPLY
+    print(f"barge-in -> clear: {report.barge_in_to_clear_ms} ms")
