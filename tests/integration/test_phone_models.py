@@ -76,16 +76,16 @@ async def call_with_sound_over_the_reply(tmp_path, providers, jfk_opening, over_
     return report, call
 
 
-async def test_an_uh_huh_over_the_reply_does_not_stop_it(tmp_path, providers, jfk_opening):
-    uh_huh = await piper_says(providers, "Uh huh.")  # Piper says "Uh-huh." as a clipped "ah"; this as people do
-    report, call = await call_with_sound_over_the_reply(tmp_path, providers, jfk_opening, uh_huh)
-    answer = [t for t in call["turns"] if t["role"] == "assistant"]
-    assert len(answer) == 1, call["turns"]
-    answer = answer[0]
+@pytest.mark.parametrize("said", ["Okay.", "Yeah."])
+async def test_a_backchannel_over_the_reply_does_not_stop_it(tmp_path, providers, jfk_opening, said):
+    """Spoken by Piper. (Its "uh-huh" is too unclear for Whisper base to read back the same way twice,
+    "Uh-huh" / "Ah" / "I'll help", so that one is covered with a scripted transcript in tests/unit.)"""
+    report, call = await call_with_sound_over_the_reply(tmp_path, providers, jfk_opening, await piper_says(providers, said))
+    assert report.clears >= 1  # the bot went quiet while it listened
+    assert [t["role"] for t in call["turns"]] == ["user", "backchannel", "assistant"], call["turns"]
+    assert words(call["turns"][1]["text"]) == words(said)
+    answer = call["turns"][2]
     assert not answer["interrupted"] and answer["text"] == LONG_REPLY  # all of it reached the caller
-    [backchannel] = [t for t in call["turns"] if t["role"] == "backchannel"]
-    assert "uh" in words(backchannel["text"]) or "mm" in words(backchannel["text"])
-    assert [t["role"] for t in call["turns"]] == ["user", "backchannel", "assistant"]
 
 
 async def test_words_over_the_reply_still_stop_it(tmp_path, providers, jfk_opening):
@@ -95,3 +95,14 @@ async def test_words_over_the_reply_still_stop_it(tmp_path, providers, jfk_openi
     answers = [t for t in call["turns"] if t["role"] == "assistant"]
     assert answers[0]["interrupted"] and LONG_REPLY.startswith(answers[0]["text"]) and answers[0]["text"] != LONG_REPLY
     print(f"barge-in -> clear: {report.barge_in_to_clear_ms} ms")
+
+
+async def test_a_wordless_burst_over_the_reply_does_not_lose_it(tmp_path, providers, jfk, jfk_opening):
+    """A cough-like sound: 0.3 s of JFK played backwards, voiced and loud enough for the VAD to call it
+    speech (a barge-in), with no words in it for Whisper to find."""
+    samples = jfk.to_float32()[int(5.5 * 16000) : int(5.8 * 16000)][::-1].copy()
+    burst = resample(AudioFrame.from_float32(samples, 16000), 8000)
+    report, call = await call_with_sound_over_the_reply(tmp_path, providers, jfk_opening, burst)
+    assert report.clears >= 1  # the VAD took it for speech: the bot went quiet at once
+    assert [t["role"] for t in call["turns"]] == ["user", "assistant"], call["turns"]
+    assert call["turns"][1]["text"] == LONG_REPLY and not call["turns"][1]["interrupted"]
