@@ -76,8 +76,7 @@ class Session:
         self.reply_filter: Callable[[str, str], bool] | None = None
         self._stt, self._llm, self._tts = stt, llm, tts
         self._vad = vad or SileroVad.shared()
-        # Smart Turn is loaded only where a policy listens to the audio (it fails loudly if missing).
-        self._smart_turn = smart_turn or (SmartTurn.shared() if self.settings.turn.uses_audio else None)
+        self._smart_turn = smart_turn  # None: the process-wide model, loaded off the loop when first asked
         self._clock = clock
         self._on_idle = on_idle
         self.history: list[Message] = []

@@ -56,12 +56,13 @@ class TurnJudge:
         """Ask the signals; call `on_verdict` as soon as the answer is known (clearly incomplete audio
         needs no transcript), and once more when both have spoken."""
         evidence = PauseEvidence()
-        use_audio = settings.uses_audio and self._smart_turn is not None and not _predicts_pauses(stt)
+        use_audio = settings.uses_audio and not _predicts_pauses(stt)
         text_task = asyncio.create_task(self._text(stt, evidence)) if settings.uses_text else None
         try:
             if use_audio:
                 started = time.perf_counter()
-                evidence.audio = await self._smart_turn.complete_probability(audio)  # type: ignore[union-attr]
+                model = self._smart_turn or await asyncio.to_thread(SmartTurn.shared)  # loaded once per process
+                evidence.audio = await model.complete_probability(audio)
                 evidence.audio_ms = (time.perf_counter() - started) * 1000
                 if fuse(settings, evidence.audio, None) is Verdict.INCOMPLETE:
                     on_verdict(Verdict.INCOMPLETE)

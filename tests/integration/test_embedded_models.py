@@ -95,3 +95,17 @@ async def test_full_demo_turn_on_embedded_models(providers, settings):
     assert result.reply_text.strip()
     assert result.reply_audio.duration_s > 0.5
     assert result.latency_ms["voice_to_voice"] is not None and result.latency_ms["voice_to_voice"] > 0
+
+
+async def test_smollm2_reads_where_a_message_ends(providers):
+    """The text end-of-turn signal: P(end of message) after a finished question is far above the
+    same question cut mid-phrase, and the conversation's prompt stays cached between checks."""
+    conversation = [{"role": "system", "content": "You are a helpful assistant. Answer in one short sentence."}]
+    llm = providers.llm
+    finished = await llm.end_of_turn_probability(conversation, "What is the capital of France")
+    cut = await llm.end_of_turn_probability(conversation, "What is the capital of")
+    cut_after_to = await llm.end_of_turn_probability(conversation, "I would like to")
+    assert finished > 0.1 > 0.002 > max(cut, cut_after_to)
+    # The reply path still works on the same context afterwards.
+    reply = "".join([e.text async for e in llm.stream([*conversation, {"role": "user", "content": "Say hi."}])])
+    assert reply.strip()
