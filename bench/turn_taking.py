@@ -86,13 +86,21 @@ class Signals:
     stt_ms: float
     text_ms: float
     audio_cpu_ms: float
+    stt_cpu_ms: float
     text_cpu_ms: float
+
+    def latencies(self, mode: str) -> tuple[float, float, float]:
+        """(audio, transcript, text check) in ms: as measured, or each model's CPU time (an idle machine)."""
+        if mode == "cpu":
+            return self.audio_cpu_ms, self.stt_cpu_ms, self.text_cpu_ms
+        return self.audio_ms, self.stt_ms, self.text_ms
 
 
 @dataclass
 class Outcome:
     cut_off: bool
     delay_ms: float | None  # speech end -> turn end, for complete sentences
+    reply_ms: float | None = None  # speech end -> the turn is over AND its transcript is ready
     checks: list[Signals] = field(default_factory=list)
 
 
@@ -133,8 +141,9 @@ def build_cases(stt: WhisperStt, sentences: list[np.ndarray], jfk: np.ndarray) -
 class SignalSource:
     """Runs the real models once per (case, pause) and remembers what they said."""
 
-    def __init__(self, smart_turn: SmartTurn, stt: WhisperStt, llm: LlamaCppLlm) -> None:
+    def __init__(self, smart_turn: SmartTurn, stt: WhisperStt, llm: LlamaCppLlm, latency: str = "wall") -> None:
         self.smart_turn, self.stt, self.llm = smart_turn, stt, llm
+        self.latency = latency
         self._cache: dict[tuple[str, int], Signals] = {}
 
     async def at(self, case: Case, samples_heard: int) -> Signals:
@@ -149,39 +158,46 @@ class SignalSource:
         audio_ms, audio_cpu = (time.perf_counter() - wall) * 1000, (time.process_time() - cpu) * 1000
         wall, cpu = time.perf_counter(), time.process_time()
         transcript = self.stt.transcribe_blocking(heard)
-        stt_ms = (time.perf_counter() - wall) * 1000
-        wall = time.perf_counter()
+        stt_ms, stt_cpu = (time.perf_counter() - wall) * 1000, (time.process_time() - cpu) * 1000
+        wall, cpu = time.perf_counter(), time.process_time()
         text = syntactic_complete_probability(transcript)
         if text is None and transcript.strip():
             messages = [{"role": "system", "content": SYSTEM_PROMPT}]
             text = await self.llm.end_of_turn_probability(messages, text_for_scoring(transcript))
         text_ms, text_cpu = (time.perf_counter() - wall) * 1000, (time.process_time() - cpu) * 1000
-        return Signals(audio, text, transcript, audio_ms, stt_ms, text_ms, audio_cpu, text_cpu)
+        return Signals(audio, text, transcript, audio_ms, stt_ms, text_ms, audio_cpu, stt_cpu, text_cpu)
 
 
-def verdict_delay_ms(settings: TurnSettings, signals: Signals) -> tuple[Verdict, float]:
+def verdict_delay_ms(settings: TurnSettings, signals: Signals, mode: str) -> tuple[Verdict, float]:
     """The verdict the Listener would reach and how long after the pause it would land."""
-    text_ready_ms = signals.stt_ms + signals.text_ms
+    audio_ms, stt_ms, text_ms = signals.latencies(mode)
+    text_ready_ms = stt_ms + text_ms
     if settings.end_of_turn_signals == "audio":
-        return fuse(settings, signals.audio, None), signals.audio_ms
+        return fuse(settings, signals.audio, None), audio_ms
     if settings.end_of_turn_signals == "text":
         return fuse(settings, None, signals.text), text_ready_ms
     if fuse(settings, signals.audio, None) is Verdict.INCOMPLETE:
-        return Verdict.INCOMPLETE, signals.audio_ms
-    return fuse(settings, signals.audio, signals.text), max(signals.audio_ms, text_ready_ms)
+        return Verdict.INCOMPLETE, audio_ms
+    return fuse(settings, signals.audio, signals.text), max(audio_ms, text_ready_ms)
 
 
 async def run_case(case: Case, probabilities: list[float], settings: TurnSettings, source: SignalSource) -> Outcome:
     detector = TurnDetector(settings, WINDOW_MS)
     pending: tuple[int, Verdict, float] | None = None  # (pause id, verdict, lands at ms of audio)
     checks = []
+    transcript_ready_ms = 0.0  # Whisper starts at every pause (early transcript), whatever the policy
+    early_pause = -1
     for index, probability in enumerate(probabilities):
         now_ms = (index + 1) * WINDOW_MS
         signal = detector.process(probability)
+        heard = (index + 1) * WINDOW_SAMPLES
+        if detector.in_speech and detector.silence_ms >= settings.early_transcript_silence_ms and early_pause != detector.pause_id:
+            early_pause = detector.pause_id
+            transcript_ready_ms = now_ms + (await source.at(case, heard)).latencies(source.latency)[1]
         if signal is TurnSignal.PAUSED:
-            signals = await source.at(case, (index + 1) * WINDOW_SAMPLES)
+            signals = await source.at(case, heard)
             checks.append(signals)
-            verdict, delay = verdict_delay_ms(settings, signals)
+            verdict, delay = verdict_delay_ms(settings, signals, source.latency)
             pending = (detector.pause_id, verdict, now_ms + delay)
         elif pending is not None and now_ms >= pending[2]:
             signal = detector.set_verdict(pending[0], pending[1])
@@ -189,9 +205,10 @@ async def run_case(case: Case, probabilities: list[float], settings: TurnSetting
         if signal is TurnSignal.TURN_ENDED:
             ended_s = now_ms / 1000
             if ended_s < case.speech_end_s:
-                return Outcome(True, None, checks)
-            return Outcome(False, (ended_s - case.speech_end_s) * 1000, checks)
-    return Outcome(False, None, checks)
+                return Outcome(True, None, None, checks)
+            reply_s = max(ended_s, transcript_ready_ms / 1000)
+            return Outcome(False, (ended_s - case.speech_end_s) * 1000, (reply_s - case.speech_end_s) * 1000, checks)
+    return Outcome(False, None, None, checks)
 
 
 def vad_probabilities(samples: np.ndarray) -> list[float]:
@@ -213,9 +230,19 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
 
 
-async def evaluate(settings, incomplete, complete, vad, source) -> tuple[float, list[float], int, list[Signals]]:
+@dataclass
+class Result:
+    cut_off_percent: float
+    delays: list[float]
+    reply_delays: list[float]
+    cut_complete: int  # complete sentences (JFK) ended inside their own pauses
+    checks: list[Signals]
+
+
+async def evaluate(settings, incomplete, complete, vad, source) -> Result:
     cut = 0
     delays: list[float] = []
+    reply_delays: list[float] = []
     checks: list[Signals] = []
     for case in incomplete:
         outcome = await run_case(case, vad[case.name], settings, source)
@@ -226,12 +253,20 @@ async def evaluate(settings, incomplete, complete, vad, source) -> tuple[float, 
         checks += outcome.checks
         if outcome.delay_ms is not None:
             delays.append(outcome.delay_ms)
-    return 100.0 * cut / len(incomplete), delays, len(complete) - len(delays), checks
+            reply_delays.append(outcome.reply_ms)
+    return Result(100.0 * cut / len(incomplete), delays, reply_delays, len(complete) - len(delays), checks)
+
+
+def p50_p90(values: list[float]) -> str:
+    return f"{percentile(values, 50):.0f} / {percentile(values, 90):.0f}" if values else "-"
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sweep", action="store_true", help="also print a grid of fused thresholds")
+    parser.add_argument("--latency", choices=("wall", "cpu", "both"), default="both",
+                        help="signal latencies as measured here (wall), as each model's CPU time (an idle "
+                        "machine; conservative for Whisper, which uses both cores), or both tables")
     args = parser.parse_args()
 
     from piper import PiperVoice, SynthesisConfig
@@ -254,34 +289,41 @@ async def main() -> None:
     vad = {case.name: vad_probabilities(case.audio) for case in (*incomplete, *complete)}
     source = SignalSource(smart_turn, stt, llm)
     print(f"{len(incomplete)} incomplete pauses (0.3-1.2 s, inserted mid-sentence), {len(complete)} complete sentences "
-          "(JFK unedited among them, his own pauses counted as incomplete)\n")
-    print("| policy | false cut-offs on incomplete pauses | sentences cut inside their own pauses "
-          "| end of turn after complete sentences p50 / p90 (ms) |")
-    print("|---|---|---|---|")
+          "(JFK unedited among them, his own pauses counted as incomplete)")
     all_checks: list[Signals] = []
-    for name, settings in POLICIES.items():
-        cut_rate, delays, early, checks = await evaluate(settings, incomplete, complete, vad, source)
-        all_checks += checks
-        delay = f"{percentile(delays, 50):.0f} / {percentile(delays, 90):.0f}" if delays else "-"
-        print(f"| {name} | {cut_rate:.1f}% | {early} of {len(complete)} | {delay} |")
-    for name, figure in EOT_BENCH_300MS.items():
-        print(f"| *theirs: eot-bench, {name}, at 300 ms* | *{figure}%* | | |")
+    for mode in ("wall", "cpu") if args.latency == "both" else (args.latency,):
+        source.latency = mode
+        label = "as measured on this machine" if mode == "wall" else "each model's CPU time (an idle machine)"
+        print(f"\nSignal latencies: {label}\n")
+        print("| policy | false cut-offs at incomplete pauses | JFK cut inside his sentence "
+              "| complete sentence: silence until the turn ends, p50 / p90 (ms) "
+              "| ... until the turn is over and its transcript ready (the reply can start) |")
+        print("|---|---|---|---|---|")
+        for name, settings in POLICIES.items():
+            result = await evaluate(settings, incomplete, complete, vad, source)
+            all_checks += result.checks
+            print(f"| {name} | {result.cut_off_percent:.1f}% | {'yes' if result.cut_complete else 'no'} "
+                  f"| {p50_p90(result.delays)} | {p50_p90(result.reply_delays)} |")
+        for name, figure in EOT_BENCH_300MS.items():
+            print(f"| *theirs: eot-bench, {name}, at 300 ms* | *{figure}%* | | | |")
     print("\nmodel cost per check (ms, median; wall on this machine / CPU time of the process)")
     for label, values in (
         ("Smart Turn v3.2, wall", [c.audio_ms for c in all_checks]),
         ("Smart Turn v3.2, CPU", [c.audio_cpu_ms for c in all_checks]),
         ("Whisper base transcript so far, wall", [c.stt_ms for c in all_checks]),
         ("cues + SmolLM2 P(end), wall", [c.text_ms for c in all_checks]),
-        ("Whisper + cues + SmolLM2, CPU", [c.text_cpu_ms for c in all_checks]),
+        ("Whisper base transcript so far, CPU", [c.stt_cpu_ms for c in all_checks]),
+        ("cues + SmolLM2 P(end), CPU", [c.text_cpu_ms for c in all_checks]),
     ):
         print(f"  {label}: {statistics.median(values):.0f} (p90 {percentile(values, 90):.0f})")
     if args.sweep:
-        print("\nfused sweep: audio_complete, text_complete -> cut-offs, p50, p90")
-        for audio_complete, text_complete in itertools.product((0.3, 0.5, 0.7), (0.003, 0.01, 0.03)):
-            settings = TurnSettings(audio_complete=audio_complete, text_complete=text_complete)
-            cut_rate, delays, early, _ = await evaluate(settings, incomplete, complete, vad, source)
-            print(f"  {audio_complete} {text_complete}: {cut_rate:.1f}% early={early} "
-                  f"p50={percentile(delays, 50):.0f} p90={percentile(delays, 90):.0f}")
+        print("\nfused sweep: audio_complete, text_complete, unsure silence -> cut-offs, JFK cut, turn end p50/p90, reply p50")
+        for audio_complete, text_complete, unsure_ms in itertools.product((0.5, 0.8), (0.03, 0.1, 0.2), (800, 1200)):
+            settings = TurnSettings(audio_complete=audio_complete, text_complete=text_complete,
+                                    end_of_turn_silence_ms=unsure_ms)
+            result = await evaluate(settings, incomplete, complete, vad, source)
+            print(f"  {audio_complete} {text_complete} {unsure_ms}: {result.cut_off_percent:.1f}% {result.cut_complete} "
+                  f"{p50_p90(result.delays)} {percentile(result.reply_delays, 50):.0f}")
     await stt.aclose()
     await llm.aclose()
 
