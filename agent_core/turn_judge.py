@@ -72,7 +72,12 @@ class TurnJudge:
         finally:
             if text_task is not None and not text_task.done():
                 text_task.cancel()
-        on_verdict(fuse(settings, evidence.audio, evidence.text))
+        verdict = fuse(settings, evidence.audio, evidence.text)
+        if not use_audio and settings.uses_audio and verdict is Verdict.COMPLETE:
+            # The backend's pause probability is the audio signal (Kyutai STT): it ends the turn
+            # itself once past its threshold; the text alone only says "not before then".
+            verdict = Verdict.UNSURE
+        on_verdict(verdict)
         return evidence
 
     async def _text(self, stt: SttStream | None, evidence: PauseEvidence) -> None:

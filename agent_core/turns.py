@@ -172,7 +172,11 @@ class TurnDetector:
         if self.semantic and not self._asked and self._silence_ms >= s.check_silence_ms:
             self._asked = True
             return TurnSignal.PAUSED
-        if self._silence_ms >= s.semantic_min_silence_ms and self._pause_probability >= s.semantic_end_of_turn_threshold:
+        if (
+            self._silence_ms >= s.semantic_min_silence_ms
+            and self._pause_probability >= s.semantic_end_of_turn_threshold
+            and self.verdict is not Verdict.INCOMPLETE  # the transcript can still say "mid-sentence"
+        ):
             return self._end()
         return self._end_if_due()
 

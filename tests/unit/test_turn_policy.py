@@ -118,3 +118,14 @@ def test_cues_follow_the_language():
 
 def test_scoring_text_drops_whisper_punctuation():
     assert text_for_scoring(" Ask not what your country can do for you. ") == "Ask not what your country can do for you"
+
+
+def test_the_transcript_can_hold_back_a_backend_pause_prediction():
+    """Kyutai STT's pause probability is the audio signal on its path; a dangling word still wins."""
+    detector = paused_detector()
+    detector.set_verdict(detector.pause_id, Verdict.INCOMPLETE)
+    detector.set_pause_probability(0.9)
+    assert run(detector, [0.0] * 10) == []
+    assert detector.in_speech
+    detector.set_verdict(detector.pause_id, Verdict.UNSURE)
+    assert run(detector, [0.0]) == [(0, TurnSignal.TURN_ENDED)]  # now the pause probability ends it
