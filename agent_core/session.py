@@ -15,7 +15,7 @@ import asyncio
 import enum
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from agent_core import events as ev
@@ -99,7 +99,7 @@ class Session:
         self._text_waiting = False  # text input that no reply has answered yet
         self._last_activity = clock()
         self._idle_task: asyncio.Task[None] | None = None
-        self._flushes: set[asyncio.Task[None]] = set()
+        self._side_tasks: set[asyncio.Task[None]] = set()  # flushes, barge-in decisions
         self._closed = False
 
 
@@ -252,9 +252,7 @@ class Session:
         if reply is None or reply.finished or self._hold.held is not None:
             return
         self._emit(ev.BargeIn(t=self._clock(), turn=reply.turn, speaker=speaker, onset_t=onset_t))
-        flush = asyncio.create_task(self._flush_channel(), name="channel-flush")  # quiet now, in every case
-        self._flushes.add(flush)  # held until done: the loop keeps only weak references to tasks
-        flush.add_done_callback(self._flushes.discard)
+        self._spawn(self._flush_channel(), "channel-flush")  # quiet now, in every case
         if hold:
             self._hold.hold(reply, speaker)
         else:
@@ -273,9 +271,7 @@ class Session:
             self._interrupt_held(listener)
         elif step is BargeInStep.READ:
             held.deciding = True
-            task = asyncio.create_task(self._decide_hold(listener, held), name=f"barge-in-{listener.speaker}")
-            self._flushes.add(task)
-            task.add_done_callback(self._flushes.discard)
+            self._spawn(self._decide_hold(listener, held), f"barge-in-{listener.speaker}")
 
     async def _decide_hold(self, listener: Listener, held: HeldReply) -> None:
         resume, text = await read_sound(listener.stt, self.persona.language, self.settings.barge_in)
@@ -301,6 +297,11 @@ class Session:
         self._interrupt(held.reply)
         if held.ended is not None:
             self._turn_ended(listener, *held.ended)
+
+    def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.create_task(work, name=name)
+        self._side_tasks.add(task)  # held until done: the loop keeps only weak references to tasks
+        task.add_done_callback(self._side_tasks.discard)
 
     async def _flush_channel(self) -> None:
         try:
