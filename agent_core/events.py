@@ -81,8 +81,20 @@ class ToolInvoked(SessionEvent):
 
 @dataclass(frozen=True, kw_only=True)
 class BargeIn(SessionEvent):
+    """Speech over the reply: the channel is flushed now; the reply is held or ended."""
+
     speaker: str
     onset_t: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class BargeInSettled(SessionEvent):
+    """What a held reply's barge-in turned out to be: no words or a backchannel (the reply
+    resumes) or a real interruption (it ends)."""
+
+    speaker: str
+    text: str  # the backchannel ("uh-huh"), or "" for a sound without words
+    resumed: bool
 
 
 @dataclass(frozen=True, kw_only=True)

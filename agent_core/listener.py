@@ -1,21 +1,33 @@
 """One speaker's ear: resample to 16 kHz, VAD, turn detection, STT feed.
 
 The Session keeps one Listener per speaker, so each speaker has their own VAD
-state, silence counting and transcript, even when several talk at once.
+state, silence counting and transcript, even when several talk at once. At a
+pause the Listener asks its TurnJudge (off the event loop) and hands the
+verdict to the detector; a turn that ends on a verdict is reported through
+`on_late_signal`, since no audio frame is being processed then.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
+
+import numpy as np
 
 from agent_core.audio.frames import AudioFrame
 from agent_core.audio.resample import StreamResampler
+from agent_core.smart_turn import SMART_TURN_MAX_SAMPLES, SMART_TURN_SAMPLE_RATE
 from agent_core.stt.base import STT_SAMPLE_RATE, SttStream
-from agent_core.turns import TurnDetector, TurnSettings, TurnSignal
+from agent_core.turn_judge import PauseEvidence, TurnJudge
+from agent_core.turns import TurnDetector, TurnSettings, TurnSignal, Verdict
 from agent_core.vad import VAD_SAMPLE_RATE, WINDOW_MS, SileroVad
 
-assert VAD_SAMPLE_RATE == STT_SAMPLE_RATE  # one resampled stream feeds both
+assert VAD_SAMPLE_RATE == STT_SAMPLE_RATE == SMART_TURN_SAMPLE_RATE  # one resampled stream feeds all
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -27,7 +39,15 @@ class Heard:
 
 
 class Listener:
-    def __init__(self, speaker: str, vad: SileroVad, turn_settings: TurnSettings, preroll_ms: int) -> None:
+    def __init__(
+        self,
+        speaker: str,
+        vad: SileroVad,
+        turn_settings: TurnSettings,
+        preroll_ms: int,
+        judge: TurnJudge | None = None,
+        on_late_signal: Callable[[Listener, Heard], None] | None = None,
+    ) -> None:
         self.speaker = speaker
         self._vad = vad.stream()
         self.detector = TurnDetector(turn_settings, WINDOW_MS)
@@ -38,6 +58,13 @@ class Listener:
         self._preroll_samples = 0
         self.stt: SttStream | None = None
         self._told_paused = False
+        self._judge = judge
+        self._on_late_signal = on_late_signal
+        self._judging: asyncio.Task[PauseEvidence] | None = None
+        # The open turn's last 8 s (at least), for Smart Turn; joined only when asked.
+        self._recent: deque[np.ndarray] = deque()
+        self._recent_samples = 0
+        self.last_evidence: PauseEvidence | None = None
 
     def hear(self, frame: AudioFrame) -> list[Heard]:
         """Feed channel audio; returns turn signals, oldest first."""
@@ -46,13 +73,21 @@ class Listener:
         audio = self._resampler.process(frame)
         if self.stt is not None:
             self.stt.push(audio)
+            self._keep_recent(audio.to_float32())
         else:
             self._remember(audio)
         probabilities = self._vad.process(audio)
         heard = []
+        paused = False
         for index, probability in enumerate(probabilities):
+            pause_before = self.detector.pause_id
             signal = self.detector.process(probability)
+            if self.detector.pause_id != pause_before:
+                self._stop_judging()  # speech resumed (or the turn ended): that pause's verdict is moot
             if signal is None:
+                continue
+            if signal is TurnSignal.PAUSED:
+                paused = True
                 continue
             # Windows after this one in the same frame are later audio.
             later_ms = (len(probabilities) - 1 - index) * WINDOW_MS
@@ -61,8 +96,43 @@ class Listener:
             else:
                 ago_ms = self.detector.ended_after_silence_ms + later_ms
             heard.append(Heard(signal, ago_ms / 1000.0))
-        self._tell_pause()
+        self._tell_pause()  # first: Whisper's early transcript is what the text signal reads
+        if paused and self.detector.in_speech:
+            self._start_judging()
         return heard
+
+    def _start_judging(self) -> None:
+        pause_id = self.detector.pause_id
+        if self._judge is None:
+            self._apply(pause_id, Verdict.UNSURE)
+            return
+        settings = self.detector.settings
+        self._judging = asyncio.create_task(
+            self._judge.judge(settings, self._recent_audio(), self.stt, lambda verdict: self._apply(pause_id, verdict)),
+            name=f"turn-judge-{self.speaker}",
+        )
+        self._judging.add_done_callback(self._judged)
+
+    def _judged(self, task: asyncio.Task[PauseEvidence]) -> None:
+        if task.cancelled():
+            return
+        if task.exception() is not None:  # never leave the turn waiting for a verdict that won't come
+            log.warning("end-of-turn check failed: %s", task.exception())
+            self._apply(self.detector.pause_id, Verdict.UNSURE)
+            return
+        self.last_evidence = task.result()
+        log.debug("pause verdict for %s: %s", self.speaker, self.last_evidence)
+
+    def _apply(self, pause_id: int, verdict: Verdict) -> None:
+        silence_ms = self.detector.silence_ms
+        if self.detector.set_verdict(pause_id, verdict) is TurnSignal.TURN_ENDED and self._on_late_signal is not None:
+            self._on_late_signal(self, Heard(TurnSignal.TURN_ENDED, silence_ms / 1000.0))
+
+    def _stop_judging(self) -> None:
+        # Not from inside the judge itself: its verdict is what ended the turn.
+        if self._judging is not None and not self._judging.done() and self._judging is not asyncio.current_task():
+            self._judging.cancel()
+        self._judging = None
 
     def _tell_pause(self) -> None:
         after_ms = self.detector.settings.early_transcript_silence_ms
@@ -81,13 +151,33 @@ class Listener:
         self._told_paused = False
         for frame in self._preroll:
             stream.push(frame)
+            self._keep_recent(frame.to_float32())
         self._preroll.clear()
         self._preroll_samples = 0
         self.stt = stream
 
     def end_utterance(self) -> SttStream | None:
+        self._stop_judging()
+        self._recent.clear()
+        self._recent_samples = 0
         stream, self.stt = self.stt, None
         return stream
+
+    def drop_utterance(self) -> SttStream | None:
+        """The open utterance was not a turn (a cough, an "uh-huh"): forget it; returns its stream."""
+        self.detector.reset()
+        return self.end_utterance()
+
+    def _keep_recent(self, samples: np.ndarray) -> None:
+        self._recent.append(samples)
+        self._recent_samples += len(samples)
+        while self._recent_samples - len(self._recent[0]) >= SMART_TURN_MAX_SAMPLES:
+            self._recent_samples -= len(self._recent.popleft())
+
+    def _recent_audio(self) -> np.ndarray:
+        if not self._recent:
+            return np.zeros(0, dtype=np.float32)
+        return np.concatenate(self._recent)[-SMART_TURN_MAX_SAMPLES:]
 
     def _remember(self, audio: AudioFrame) -> None:
         self._preroll.append(audio)

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
+
+from agent_core.session_settings import SessionSettings
 
 
 class PersonaError(ValueError):
@@ -22,6 +25,16 @@ class Persona(BaseModel):
     apology: str = "Sorry, I had a problem there. Could you say that again?"
     # Record this persona's conversations; None = the channel's default (settings.recording).
     record: bool | None = None
+    # Turn-taking for this persona, over the global settings (a `[turn]` table of TurnSettings
+    # fields): e.g. a dictation persona waits longer at pauses (`incomplete_max_silence_ms = 4000`).
+    turn: dict[str, Any] = {}
+
+    def session_settings(self, base: SessionSettings) -> SessionSettings:
+        """`base` with this persona's turn-taking applied (guild/number overrides go on top)."""
+        if not self.turn:
+            return base
+        turn = type(base.turn).model_validate({**base.turn.model_dump(), **self.turn})
+        return base.model_copy(update={"turn": turn})
 
 
 def load_persona(name: str, personas_dir: Path) -> Persona:
@@ -31,7 +44,9 @@ def load_persona(name: str, personas_dir: Path) -> Persona:
         raise PersonaError(f"no persona named {name!r} in {personas_dir} (known: {known})")
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
-        return Persona(name=name, **data)
+        persona = Persona(name=name, **data)
+        persona.session_settings(SessionSettings())  # a misspelt turn setting fails here, at load
+        return persona
     except (tomllib.TOMLDecodeError, ValidationError, TypeError) as exc:
         raise PersonaError(f"persona file {path} is invalid: {exc}") from exc
 

@@ -88,6 +88,7 @@ class PlaybackQueue:
         self._chunks: deque[PlaybackChunk] = deque()
         self._ready = asyncio.Event()
         self._ids = itertools.count(1)
+        self._held = False  # a barge-in is being judged: hand nothing out meanwhile
 
     def put(self, frame: AudioFrame, reply: SpokenReply, segment: Segment) -> PlaybackChunk:
         chunk = PlaybackChunk(next(self._ids), frame, reply, segment)
@@ -97,13 +98,28 @@ class PlaybackQueue:
         return chunk
 
     async def get(self) -> PlaybackChunk:
-        while not self._chunks:
+        while self._held or not self._chunks:
             self._ready.clear()
             await self._ready.wait()
         return self._chunks.popleft()
 
     def get_nowait(self) -> PlaybackChunk | None:
-        return self._chunks.popleft() if self._chunks else None
+        return self._chunks.popleft() if self._chunks and not self._held else None
+
+    def hold(self) -> None:
+        self._held = True
+
+    def take_all(self) -> list[PlaybackChunk]:
+        taken = list(self._chunks)
+        self._chunks.clear()
+        return taken
+
+    def release(self, front: list[PlaybackChunk]) -> None:
+        """End a hold, playing `front` (chunks taken back earlier) before what came since."""
+        self._chunks.extendleft(reversed(front))
+        self._held = False
+        if self._chunks:
+            self._ready.set()
 
     def clear(self) -> int:
         """Drop everything not yet taken by the channel; returns how many chunks."""

@@ -11,6 +11,7 @@ from pydantic import SecretStr
 
 from agent_core.llm.base import LanguageModel
 from agent_core.settings import Settings
+from agent_core.smart_turn import SmartTurn
 from agent_core.stt.base import SpeechToText
 from agent_core.tts.base import TextToSpeech
 from agent_core.vad import SileroVad
@@ -36,8 +37,10 @@ class Providers:
             if on_loaded is not None:
                 on_loaded(provider.name)
 
-        # The VAD model is process-wide too; load it off the loop with the others.
-        await asyncio.gather(load_one(self.stt), load_one(self.llm), load_one(self.tts), asyncio.to_thread(SileroVad.shared))
+        # The VAD and Smart Turn models are process-wide too; load them off the loop with the others
+        # (a missing one fails here, at start, with how to install it).
+        await asyncio.gather(load_one(self.stt), load_one(self.llm), load_one(self.tts),
+                             asyncio.to_thread(SileroVad.shared), asyncio.to_thread(SmartTurn.shared))
         self._loaded = True
 
     async def aclose(self) -> None:

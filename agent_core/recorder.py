@@ -61,6 +61,9 @@ class ConversationRecorder:
     def _on_event(self, event: ev.SessionEvent) -> None:
         if isinstance(event, ev.TranscriptFinal | ev.TextInput) and event.text.strip():
             self._add_turn(speaker=event.speaker, role="user", text=event.text)
+        elif isinstance(event, ev.BargeInSettled) and event.resumed and event.text.strip():
+            # A backchannel is part of what was said, but not a turn the agent answers.
+            self._add_turn(speaker=event.speaker, role="backchannel", text=event.text)
         elif isinstance(event, ev.ToolInvoked):
             self._add_turn(speaker=AGENT, role="tool", text=f"{event.name}({event.arguments}) -> {event.result}")
         elif isinstance(event, ev.ReplyFinished) and (event.heard_text or event.text):

@@ -15,48 +15,32 @@ import asyncio
 import enum
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
-
-from pydantic import BaseModel
 
 from agent_core import events as ev
 from agent_core.audio.frames import AudioFrame
+from agent_core.barge_in import ReplyHold
 from agent_core.channel import AudioTap, Channel
 from agent_core.errors import ProviderError
-from agent_core.listener import Listener
+from agent_core.listener import Heard, Listener
 from agent_core.llm.base import LanguageModel, Message
 from agent_core.metrics import TurnLatency, turn_latency
 from agent_core.persona import Persona
 from agent_core.playback import PlaybackChunk, PlaybackQueue, SpokenReply
+from agent_core.session_barge_in import SessionBargeIn
+from agent_core.session_settings import SessionSettings
+from agent_core.smart_turn import SmartTurn
 from agent_core.speech import SpeechOut
-from agent_core.stt.base import SpeechToText, SttStream
+from agent_core.stt.base import SpeechToText, final_transcript
 from agent_core.thinking import Thinker
 from agent_core.tools import ToolRegistry
 from agent_core.tts.base import TextToSpeech
-from agent_core.turns import TurnSettings, TurnSignal
+from agent_core.turn_judge import TurnJudge
+from agent_core.turns import TurnSignal
 from agent_core.vad import SileroVad
 
 log = logging.getLogger(__name__)
-
-
-class SessionSettings(BaseModel):
-    turn: TurnSettings = TurnSettings()
-    allow_interruptions: bool = True
-    # Audio kept from before VAD confirmed speech, so the first syllable reaches STT.
-    preroll_ms: int = 500
-    # A provider that has not answered in this long has failed: apologise instead of dead air.
-    stt_timeout_s: float = 10.0
-    llm_first_token_timeout_s: float = 8.0
-    llm_token_gap_timeout_s: float = 5.0
-    tts_first_audio_timeout_s: float = 8.0
-    # No speech from anyone for this long: the Session emits SessionIdle (0 = never).
-    idle_timeout_s: float = 120.0
-    # Prompt size bound: the last N history messages follow the system prompt.
-    max_history_messages: int = 24
-    max_tool_rounds: int = 3
-    # Size of playback chunks; also the resolution of "heard" accounting.
-    playback_chunk_ms: int = 100
 
 
 class SessionState(enum.Enum):
@@ -66,7 +50,7 @@ class SessionState(enum.Enum):
     CLOSED = "closed"
 
 
-class Session:
+class Session(SessionBargeIn):
     def __init__(
         self,
         *,
@@ -76,6 +60,7 @@ class Session:
         persona: Persona,
         channel: Channel,
         vad: SileroVad | None = None,
+        smart_turn: SmartTurn | None = None,
         settings: SessionSettings | None = None,
         tools: ToolRegistry | None = None,
         label_speakers: bool = False,
@@ -92,6 +77,7 @@ class Session:
         self.reply_filter: Callable[[str, str], bool] | None = None
         self._stt, self._llm, self._tts = stt, llm, tts
         self._vad = vad or SileroVad.shared()
+        self._smart_turn = smart_turn  # None: the process-wide model, loaded off the loop when first asked
         self._clock = clock
         self._on_idle = on_idle
         self.history: list[Message] = []
@@ -100,6 +86,7 @@ class Session:
         self._audio_taps: list[AudioTap] = []
         self._speakers: dict[str, Listener] = {}
         self.playback = PlaybackQueue()
+        self._hold = ReplyHold(self.playback)  # a reply silenced by speech that may be a cough
         self._speech = SpeechOut(
             tts,
             self.playback,
@@ -114,7 +101,7 @@ class Session:
         self._text_waiting = False  # text input that no reply has answered yet
         self._last_activity = clock()
         self._idle_task: asyncio.Task[None] | None = None
-        self._flushes: set[asyncio.Task[None]] = set()
+        self._side_tasks: set[asyncio.Task[None]] = set()  # flushes, barge-in decisions
         self._closed = False
 
 
@@ -183,14 +170,22 @@ class Session:
             tap.speaker_audio(speaker, frame)
         listener = self._speakers.get(speaker)
         if listener is None:
-            listener = Listener(speaker, self._vad, self.settings.turn, self.settings.preroll_ms)
+            judge = TurnJudge(smart_turn=self._smart_turn, llm=self._llm, language=self.persona.language,
+                              conversation=self._prompt)
+            listener = Listener(speaker, self._vad, self.settings.turn, self.settings.preroll_ms, judge, self._heard)
             self._speakers[speaker] = listener
-        now = self._clock()
         for heard in listener.hear(frame):
-            if heard.signal is TurnSignal.SPEECH_STARTED:
-                self._speech_started(listener, now - heard.seconds_ago)
-            else:
-                self._turn_ended(listener, now, now - heard.seconds_ago)
+            self._heard(listener, heard)
+        held = self._hold.held
+        if held is not None and held.speaker == speaker and not held.deciding:
+            self._settle_hold(listener, held)
+
+    def _heard(self, listener: Listener, heard: Heard) -> None:
+        now = self._clock()
+        if heard.signal is TurnSignal.SPEECH_STARTED:
+            self._speech_started(listener, now - heard.seconds_ago)
+        elif heard.signal is TurnSignal.TURN_ENDED and not self._closed:
+            self._turn_ended(listener, now, now - heard.seconds_ago)
 
     def push_text(self, speaker: str, text: str) -> None:
         """Text that is part of the conversation without being speech (DTMF, chat)."""
@@ -215,13 +210,14 @@ class Session:
             listener.detector.settings = settings.turn
 
     def interrupt(self, speaker: str = "adapter") -> None:
-        """Barge-in requested by the adapter (e.g. a key press)."""
-        self._barge_in(speaker, self._clock())
+        """Barge-in requested by the adapter (e.g. a key press): no doubt about it, no hold."""
+        self._barge_in(speaker, self._clock(), hold=False)
 
 
     async def next_audio(self) -> PlaybackChunk:
         """The next chunk to play; the adapter calls `audio_played` once it was heard."""
         chunk = await self.playback.get()
+        self._hold.handed_out(chunk)
         if not chunk.reply.handed_out:
             chunk.reply.handed_out = True
             self._emit(ev.FirstAudioOut(t=self._clock(), turn=chunk.reply.turn))
@@ -230,6 +226,7 @@ class Session:
     def audio_played(self, chunk: PlaybackChunk) -> None:
         for tap in self._audio_taps:
             tap.agent_audio_played(chunk)
+        self._hold.played(chunk)
         chunk.segment.played_samples += chunk.frame.samples
         if chunk.reply is self._reply and chunk.reply.all_played:
             self._finish_reply(chunk.reply, interrupted=False)
@@ -244,43 +241,26 @@ class Session:
             self._emit(ev.ProviderFault(t=self._clock(), turn=self._next_turn, stage="stt", error=str(exc)))
         self._emit(ev.SpeechStarted(t=self._clock(), turn=self._next_turn, speaker=listener.speaker, onset_t=onset_t))
         if self.settings.allow_interruptions:
-            self._barge_in(listener.speaker, onset_t)
+            self._barge_in(listener.speaker, onset_t, hold=self.settings.barge_in.resume_after_false_interruption)
 
     def _turn_ended(self, listener: Listener, now: float, speech_end_t: float) -> None:
+        held = self._hold.held
+        if held is not None and held.speaker == listener.speaker:
+            held.ended = (now, speech_end_t)  # whose turn it was is decided by the transcript
+            return
         self._last_activity = now
         turn = self._next_turn
         self._emit(ev.SpeechEnded(t=speech_end_t, turn=turn, speaker=listener.speaker))
         self._emit(ev.TurnEnded(t=now, turn=turn, speaker=listener.speaker))
         stream = listener.end_utterance()
-        task = asyncio.create_task(self._transcribe(stream), name=f"stt-{listener.speaker}")
+        task = asyncio.create_task(final_transcript(stream, self.settings.stt_timeout_s), name=f"stt-{listener.speaker}")
         self._pending_transcripts.append((listener.speaker, turn, task))
         self._start_reply()
 
-    async def _transcribe(self, stream: SttStream | None) -> str:
-        if stream is None:
-            raise ProviderError("stt", "no transcript stream (the STT provider failed at speech onset)")
-        try:
-            async with asyncio.timeout(self.settings.stt_timeout_s):
-                return await stream.finish()
-        except TimeoutError as exc:
-            raise ProviderError("stt", f"no transcript after {self.settings.stt_timeout_s:g} s") from exc
-        except ProviderError:
-            raise
-        except Exception as exc:
-            raise ProviderError("stt", exc) from exc
-
-    def _barge_in(self, speaker: str, onset_t: float) -> None:
-        reply = self._reply
-        if reply is None or reply.finished:
-            return
-        self._emit(ev.BargeIn(t=self._clock(), turn=reply.turn, speaker=speaker, onset_t=onset_t))
-        if self._reply_task is not None:
-            self._reply_task.cancel()
-        self.playback.clear()
-        flush = asyncio.create_task(self._flush_channel(), name="channel-flush")
-        self._flushes.add(flush)  # held until done: the loop keeps only weak references to tasks
-        flush.add_done_callback(self._flushes.discard)
-        self._finish_reply(reply, interrupted=True)
+    def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.create_task(work, name=name)
+        self._side_tasks.add(task)  # held until done: the loop keeps only weak references to tasks
+        task.add_done_callback(self._side_tasks.discard)
 
     async def _flush_channel(self) -> None:
         try:
@@ -385,6 +365,11 @@ class Session:
         return emit
 
     def _prompt(self) -> list[Message]:
+        # Only the last few messages reach the model; older ones would only cost memory (a Discord
+        # channel may talk for days), so keep a margin and let the rest go.
+        excess = len(self.history) - 4 * self.settings.max_history_messages
+        if excess > 0:
+            del self.history[:excess]
         recent = self.history[-self.settings.max_history_messages :]
         while recent and recent[0]["role"] == "tool":  # never start on an orphaned tool result
             recent = recent[1:]

@@ -42,6 +42,13 @@ class _ScriptedSttStream(SttStream):
     def push(self, frame: AudioFrame) -> None:
         self._samples += frame.samples
 
+    async def text_so_far(self) -> str | None:
+        """Like Whisper's transcript at a pause: what `finish` will say, if the script has it."""
+        owner = self._owner
+        if owner.error is not None:
+            raise owner.error
+        return owner.transcripts[0] if owner.transcripts else owner.default
+
     async def finish(self) -> str:
         owner = self._owner
         owner.pushed_seconds.append(self._samples / 16000)

@@ -30,6 +30,7 @@ from agent_core.providers import build_providers  # noqa: E402
 from agent_core.session import Session, SessionSettings  # noqa: E402
 from agent_core.settings import Settings  # noqa: E402
 from agent_core.testing import ScriptedLlm, ScriptedStt, ScriptedTts  # noqa: E402
+from agent_core.turns import TurnSettings  # noqa: E402
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -49,7 +50,9 @@ async def overhead_turns(turns: int) -> tuple[list[float], list[float]]:
         tts=ScriptedTts(),
         persona=persona,
         channel=channel,
-        settings=SessionSettings(max_history_messages=8, idle_timeout_s=0),
+        # Silence alone ends these turns: this measures Parley's own work after a turn is over,
+        # and bursts of audio would run ahead of the end-of-turn models' verdicts.
+        settings=SessionSettings(turn=TurnSettings(end_of_turn_signals="silence"), max_history_messages=8, idle_timeout_s=0),
     )
     pump = asyncio.create_task(channel.pump(session))
     await session.start()

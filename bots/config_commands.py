@@ -7,12 +7,13 @@ conversation, so it survives a restart and takes effect at once.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args
 
 import discord
 from discord import app_commands
 
 from agent_core.storage import Database
+from agent_core.turns import EndOfTurnSignals
 from bots.guild_voices import GuildVoices
 from bots.voice_manager import VoiceManager
 
@@ -20,6 +21,7 @@ T = TypeVar("T")
 
 REPLY_MODES = ("always", "addressed")
 SILENCE_MS_RANGE = (200, 3000)
+END_OF_TURN_SIGNALS: tuple[str, ...] = get_args(EndOfTurnSignals)
 WAKE_NAME_MAX = 32
 _TRUE = ("true", "yes", "on")
 _FALSE = ("false", "no", "off")
@@ -44,6 +46,8 @@ def allowed_values(key: str, *, personas: list[str], voices: list[str]) -> str:
         "persona": _names(personas),
         "voice": _names(voices),
         "end_of_turn_silence_ms": f"an integer from {SILENCE_MS_RANGE[0]} to {SILENCE_MS_RANGE[1]}",
+        "end_of_turn_signals": " or ".join(END_OF_TURN_SIGNALS),
+        "incomplete_max_silence_ms": f"an integer from {SILENCE_MS_RANGE[0]} to {SILENCE_MS_RANGE[1]}",
         "allow_interruptions": "true/false (also yes/no, on/off)",
         "wake_name": f"1-{WAKE_NAME_MAX} characters",
     }[key]
@@ -54,6 +58,8 @@ SETTING_KEYS = (
     "persona",
     "voice",
     "end_of_turn_silence_ms",
+    "end_of_turn_signals",
+    "incomplete_max_silence_ms",
     "allow_interruptions",
     "wake_name",
 )
@@ -72,7 +78,9 @@ def parse_setting(key: str, raw: str, *, personas: list[str], voices: list[str])
         ok = value
     elif key == "voice" and value in voices:
         ok = value
-    elif key == "end_of_turn_silence_ms":
+    elif key == "end_of_turn_signals" and value.lower() in END_OF_TURN_SIGNALS:
+        ok = value.lower()
+    elif key in ("end_of_turn_silence_ms", "incomplete_max_silence_ms"):
         try:
             number = int(value)
         except ValueError:

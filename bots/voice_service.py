@@ -21,6 +21,10 @@ log = logging.getLogger(__name__)
 CONNECT_TIMEOUT_S = 20.0
 
 
+# Per-guild turn-taking overrides (/config), stored already typed by bots/config_commands.py.
+GUILD_TURN_KEYS = ("end_of_turn_silence_ms", "end_of_turn_signals", "incomplete_max_silence_ms")
+
+
 class VoiceService:
     def __init__(self, settings: Settings, providers: Providers, db: Database) -> None:
         self.settings = settings
@@ -31,10 +35,8 @@ class VoiceService:
 
     async def _session_settings(self, guild_id: int):
         stored = await self.db.get_guild_settings(guild_id)
-        session = self.settings.session
-        turn_overrides = {}
-        if "end_of_turn_silence_ms" in stored:
-            turn_overrides["end_of_turn_silence_ms"] = int(stored["end_of_turn_silence_ms"])
+        session = self._persona(guild_id, stored).session_settings(self.settings.session)  # the guild's own go on top
+        turn_overrides = {key: stored[key] for key in GUILD_TURN_KEYS if key in stored}
         updates = {"turn": session.turn.model_copy(update=turn_overrides)}
         if "allow_interruptions" in stored:
             updates["allow_interruptions"] = bool(stored["allow_interruptions"])

@@ -137,12 +137,12 @@ def core_requirements(extras: tuple[str, ...] = ("postgres",)) -> list[str]:
 
 
 def orchestrator_image() -> modal.Image:
-    """`parley serve` without GPUs, plus Silero VAD's ONNX file, which turn-taking needs."""
+    """`parley serve` without GPUs, plus the ONNX files turn-taking needs (Silero VAD, Smart Turn)."""
     return (
         _base()
         .pip_install(*core_requirements())
-        # A model-file carrier: its declared dependency (torch) is never used.
-        .pip_install("silero-vad==6.2.3", extra_options="--no-deps")
+        # Model-file carriers: their declared dependencies (torch, pipecat's framework) are never used.
+        .pip_install("silero-vad==6.2.3", "pipecat-ai==1.14.0", extra_options="--no-deps")
         .add_local_python_source("agent_core", "telephony", "bots", "parley", "modal_services")
         # Personas, parley.toml and the recorded apology: agent_core.paths finds them next to
         # the packages (/root/config).

@@ -140,7 +140,7 @@ class Phone:
             tts=self.providers.tts,
             persona=persona,
             channel=stream,
-            settings=self.settings.session,
+            settings=persona.session_settings(self.settings.session),
         )
         if self.rest is not None:
             for tool in phone_tools(session, self.rest, call_sid, self.twilio.transfer_to):

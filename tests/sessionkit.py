@@ -24,7 +24,9 @@ def make_session(
     **settings,
 ) -> tuple[Session, LocalChannel]:
     channel = channel or LocalChannel()
-    turn = TurnSettings(min_speech_ms=96, end_of_turn_silence_ms=320)
+    # Silence alone ends turns here, so audio fed faster than real time ends them at a known
+    # point; the semantic policy has its own tests (test_turn_taking.py).
+    turn = TurnSettings(end_of_turn_signals="silence", min_speech_ms=96, end_of_turn_silence_ms=320)
     session = Session(
         stt=stt or ScriptedStt(),
         llm=llm or ScriptedLlm(),

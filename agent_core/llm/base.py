@@ -101,5 +101,15 @@ class LanguageModel(ABC):
         for event in reader.finish():
             yield event
 
+    async def end_of_turn_probability(self, messages: list[Message], partial_user_text: str) -> float | None:
+        """P that the user's message ends right after `partial_user_text`, by the model's own
+        reading of the conversation so far (`messages`, without that message).
+
+        None where the backend cannot say (an OpenAI chat API gives log-probabilities only for
+        tokens it generates, not for a given continuation); the turn policy then goes by the
+        other signals.
+        """
+        return None
+
     async def aclose(self) -> None:
         pass

@@ -76,5 +76,49 @@ class LlamaCppLlm(LanguageModel):
             async for chunk in chunks:
                 yield chunk
 
+    async def end_of_turn_probability(self, messages: list[Message], partial_user_text: str) -> float | None:
+        await self.load()
+        plain = [m for m in messages if m.get("role") in ("system", "user", "assistant") and m.get("content")]
+        loop = asyncio.get_running_loop()
+        # The reply's executor: one llama.cpp context, never used by two threads at once.
+        return await loop.run_in_executor(self._executor, end_of_message_probability, self._llama, plain, partial_user_text)
+
     async def aclose(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+_SENTENCE_ENDS = (".", "?", "!")
+
+
+def end_of_message_probability(llama: Any, messages: list[Message], partial_user_text: str) -> float:
+    """P(next token closes the user's message or its sentence) after the partial message.
+
+    One forward pass over the tokens that differ from what the context already holds
+    (the system prompt and history stay cached between checks and replies). The
+    sentence-closing punctuation counts as well as <|im_end|>: the partial text comes
+    without Whisper's punctuation, and a finished sentence is usually closed first.
+    """
+    import numpy as np
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    marker = "\u2063"  # an invisible separator: where the user's text ends in the rendered template
+    formatter = Jinja2ChatFormatter(
+        template=llama.metadata["tokenizer.chat_template"],
+        eos_token=llama.detokenize([llama.token_eos()]).decode(),
+        bos_token=llama.detokenize([llama.token_bos()]).decode(),
+    )
+    rendered = formatter(messages=[*messages, {"role": "user", "content": partial_user_text + marker}]).prompt
+    prompt = rendered[: rendered.rindex(marker)]
+    tokens = llama.tokenize(prompt.encode(), add_bos=False, special=True)
+    cached = 0
+    for held, wanted in zip(llama._input_ids.tolist(), tokens[:-1], strict=False):
+        if held != wanted:
+            break
+        cached += 1
+    llama.n_tokens = cached  # eval drops the KV cache from here on
+    llama.eval(tokens[cached:])
+    logits = np.ctypeslib.as_array(llama._ctx.get_logits(), shape=(llama.n_vocab(),)).astype(np.float64)
+    probabilities = np.exp(logits - logits.max())
+    probabilities /= probabilities.sum()
+    ends = {llama.tokenize(text.encode(), add_bos=False, special=True)[0] for text in ("<|im_end|>", *_SENTENCE_ENDS)}
+    return float(sum(probabilities[token] for token in ends))

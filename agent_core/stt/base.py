@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 
 from agent_core.audio.frames import AudioFrame
+from agent_core.errors import ProviderError
 
 STT_SAMPLE_RATE = 16000  # what the Session pushes; backends resample if they need another rate
 
@@ -17,6 +19,17 @@ class SttStream(ABC):
         # Set by the Session. A backend calls them from the event loop thread.
         self.on_partial: Callable[[str], None] | None = None
         self.on_pause_probability: Callable[[float], None] | None = None
+        # True once the backend sends pause probabilities (Kyutai STT): they are the audio
+        # end-of-turn signal on its path, so Smart Turn need not run.
+        self.predicts_pauses = False
+        # The latest partial transcript a streaming backend sent (None: none yet).
+        self.partial_text: str | None = None
+
+    def heard_partial(self, text: str) -> None:
+        """A streaming backend's partial transcript: kept for the turn policy, then passed on."""
+        self.partial_text = text
+        if self.on_partial is not None:
+            self.on_partial(text)
 
     @abstractmethod
     def push(self, frame: AudioFrame) -> None:
@@ -28,6 +41,14 @@ class SttStream(ABC):
         A backend that transcribes in one go may start now and use that result
         if no more speech arrives. Streaming backends ignore this.
         """
+
+    async def text_so_far(self) -> str | None:
+        """The transcript up to the current pause, for the end-of-turn text signal.
+
+        Streaming backends have it already (the latest partial); a batch backend
+        returns the transcript it started at `speaker_paused`. None: not known.
+        """
+        return self.partial_text
 
     @abstractmethod
     async def finish(self) -> str:
@@ -48,3 +69,18 @@ class SpeechToText(ABC):
 
     async def aclose(self) -> None:
         pass
+
+
+async def final_transcript(stream: SttStream | None, timeout_s: float) -> str:
+    """The utterance's transcript, with every failure (none in time included) as a ProviderError."""
+    if stream is None:
+        raise ProviderError("stt", "no transcript stream (the STT provider failed at speech onset)")
+    try:
+        async with asyncio.timeout(timeout_s):
+            return await stream.finish()
+    except TimeoutError as exc:
+        raise ProviderError("stt", f"no transcript after {timeout_s:g} s") from exc
+    except ProviderError:
+        raise
+    except Exception as exc:
+        raise ProviderError("stt", exc) from exc

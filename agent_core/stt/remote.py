@@ -127,10 +127,12 @@ class _RemoteSttStream(SttStream):
                 if message.get("id") != self._id:
                     continue  # the tail of a cancelled utterance that used this connection before
                 kind = message.get("type")
-                if kind == "partial" and self.on_partial is not None:
-                    self.on_partial(message["text"])
-                elif kind == "pause_probability" and self.on_pause_probability is not None:
-                    self.on_pause_probability(float(message["value"]))
+                if kind == "partial":
+                    self.heard_partial(message["text"])
+                elif kind == "pause_probability":
+                    self.predicts_pauses = True
+                    if self.on_pause_probability is not None:
+                        self.on_pause_probability(float(message["value"]))
                 elif kind == "final":
                     return str(message["text"])
                 elif kind == "error":

@@ -50,6 +50,21 @@ def whisper_model_dir(size: str, cache_dir: Path) -> Path:
     return target
 
 
+# Whisper writes words for any sound ("Thank you." for a breath, "Oh" for a cough); its own
+# no-speech estimate says when not to believe them. Stricter than Whisper's own skip rule
+# (> 0.6 and log-prob < -1.0), which let a cough through as "Thank you." (0.68, -0.84) and a
+# wordless burst as "Oh" (0.51, -2.01); clear words scored <= 0.2 and > -0.7 on the same line.
+NO_SPEECH_ALONE = 0.6
+NO_SPEECH_WITH_LOW_CONFIDENCE = (0.35, -1.0)
+
+
+def _probably_not_speech(segment) -> bool:
+    no_speech, min_logprob = NO_SPEECH_WITH_LOW_CONFIDENCE
+    return segment.no_speech_prob > NO_SPEECH_ALONE or (
+        segment.no_speech_prob > no_speech and segment.avg_logprob < min_logprob
+    )
+
+
 class WhisperStt(SpeechToText):
     name = "whisper"
 
@@ -94,7 +109,7 @@ class WhisperStt(SpeechToText):
             chunk_length=self.chunk_length_s,
             vad_filter=False,
         )
-        return " ".join(segment.text.strip() for segment in segments).strip()
+        return " ".join(segment.text.strip() for segment in segments if not _probably_not_speech(segment)).strip()
 
     async def transcribe(self, frame: AudioFrame, language: str | None = None) -> str:
         if frame.sample_rate != STT_SAMPLE_RATE:
@@ -127,6 +142,12 @@ class _WhisperStream(SttStream):
         if self._early is not None:
             self._early.cancel()  # stale: the speaker talked again since (if not started, it never runs)
         self._early = asyncio.ensure_future(self._engine.transcribe(self._audio(), self._language))
+
+    async def text_so_far(self) -> str | None:
+        # The early transcript started at the pause; shielded, as finish() may still use it.
+        if self._early is None or self._early.cancelled():
+            return None
+        return await asyncio.shield(self._early)
 
     async def finish(self) -> str:
         # Only silence followed the last pause (that is what ended the turn), so its transcript stands.

@@ -82,8 +82,7 @@ class _KyutaiStream(SttStream):
     def _emit(self, words) -> None:
         if words:
             self._words.extend(w.text for w in words)
-            if self.on_partial is not None:
-                self.on_partial(" ".join(self._words))
+            self.heard_partial(" ".join(self._words))
 
     async def finish(self) -> str:
         # The model writes a word ~0.5 s after hearing it: feed that much silence to flush it out.

@@ -20,7 +20,7 @@ PERSONA = Persona(name="t", system_prompt="You are in a voice channel.", greetin
 def conversation(llm, stt, *, reply_mode="always"):
     guild = FakeGuild({ALICE: ("Alice", False), BOB: ("Bob", False), MUSIC_BOT: ("Jukebox", True)})
     voice = FakeVoice(guild, PARLEY, dave=FakeDave({ALICE, BOB, MUSIC_BOT}))
-    settings = SessionSettings(turn=TurnSettings(min_speech_ms=96, end_of_turn_silence_ms=320))
+    settings = SessionSettings(turn=TurnSettings(end_of_turn_signals="silence", min_speech_ms=96, end_of_turn_silence_ms=320))
     providers = Providers(stt=stt, llm=llm, tts=ScriptedTts(sample_rate=24000))
     return ChannelConversation(voice, providers, PERSONA, settings, reply_mode=reply_mode, wake_name="parley"), voice
 
@@ -85,3 +85,23 @@ async def test_a_member_talking_over_the_bot_interrupts_it(jfk_opening):
     assert finished[0].interrupted and 0 < len(finished[0].heard_text) < len(finished[0].text)
     assert {"role": "assistant", "content": finished[0].heard_text} in llm.requests[1]
     await talk.stop()
+
+
+async def test_guild_turn_settings_go_over_the_persona_ones(tmp_path):
+    from agent_core.settings import Settings
+    from agent_core.storage import Database
+    from bots.voice_service import VoiceService
+
+    personas = tmp_path / "personas"
+    personas.mkdir()
+    (personas / "notes.toml").write_text('system_prompt = "x"\n[turn]\nincomplete_max_silence_ms = 4000\nend_of_turn_silence_ms = 1500\n')
+    db = Database.for_data_dir(tmp_path / "data")
+    await db.migrate()
+    await db.set_guild_setting(7, "persona", "notes")
+    await db.set_guild_setting(7, "end_of_turn_signals", "silence")
+    await db.set_guild_setting(7, "end_of_turn_silence_ms", 900)
+    service = VoiceService(Settings(data_dir=tmp_path, personas_path=personas), providers=None, db=db)
+    _, settings = await service._session_settings(7)
+    assert settings.turn.incomplete_max_silence_ms == 4000  # the persona's
+    assert settings.turn.end_of_turn_silence_ms == 900  # the guild's, over the persona's 1500
+    assert settings.turn.end_of_turn_signals == "silence"

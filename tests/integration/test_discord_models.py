@@ -27,7 +27,7 @@ async def test_jfk_spoken_in_a_voice_channel_is_transcribed(providers, jfk):
         voice,
         Providers(stt=providers.stt, llm=ScriptedLlm(["Thank you, Jack."]), tts=ScriptedTts(sample_rate=24000)),
         Persona(name="t", system_prompt="x", greeting=""),
-        SessionSettings(turn=TurnSettings(end_of_turn_silence_ms=1200)),  # the speech's pauses are shorter
+        SessionSettings(turn=TurnSettings(end_of_turn_signals="silence", end_of_turn_silence_ms=1200)),  # the speech's pauses are shorter
     )
     await talk.start()
     await voice.member_speaks(5, 7, opus_frames(jfk + AudioFrame.silence(1.5, 16000)))

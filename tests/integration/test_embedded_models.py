@@ -36,7 +36,7 @@ async def test_whisper_tiny_en_is_selectable(settings, jfk):
 async def test_session_transcribes_jfk_through_vad_and_turns(providers, jfk):
     """The whole speech as one turn (its pauses are under 1.2 s), through resampling, VAD and the STT stream."""
     channel = LocalChannel()
-    settings = SessionSettings(turn=TurnSettings(end_of_turn_silence_ms=1200))
+    settings = SessionSettings(turn=TurnSettings(end_of_turn_signals="silence", end_of_turn_silence_ms=1200))
     session = Session(
         stt=providers.stt, llm=ScriptedLlm(["Thank you."]), tts=ScriptedTts(), persona=PERSONA,
         channel=channel, settings=settings,
@@ -103,3 +103,17 @@ async def test_full_demo_turn_on_embedded_models(providers, settings):
     assert result.reply_text.strip()
     assert result.reply_audio.duration_s > 0.5
     assert result.latency_ms["voice_to_voice"] is not None and result.latency_ms["voice_to_voice"] > 0
+
+
+async def test_smollm2_reads_where_a_message_ends(providers):
+    """The text end-of-turn signal: P(end of message) after a finished question is far above the
+    same question cut mid-phrase, and the conversation's prompt stays cached between checks."""
+    conversation = [{"role": "system", "content": "You are a helpful assistant. Answer in one short sentence."}]
+    llm = providers.llm
+    finished = await llm.end_of_turn_probability(conversation, "What is the capital of France")
+    cut = await llm.end_of_turn_probability(conversation, "What is the capital of")
+    cut_after_to = await llm.end_of_turn_probability(conversation, "I would like to")
+    assert finished > 0.1 > 0.002 > max(cut, cut_after_to)
+    # The reply path still works on the same context afterwards.
+    reply = "".join([e.text async for e in llm.stream([*conversation, {"role": "user", "content": "Say hi."}])])
+    assert reply.strip()

@@ -21,7 +21,7 @@ from agent_core.session import SessionSettings
 from agent_core.settings import Settings
 from agent_core.storage import Database
 from agent_core.testing import ScriptedLlm, ScriptedStt, ScriptedTts
-from agent_core.turns import TurnSettings
+from agent_core.turns import EndOfTurnSignals, TurnSettings
 from parley.local_server import free_port, running_server
 from parley.server import create_app
 from telephony.config import TwilioSettings
@@ -83,6 +83,7 @@ async def phone_line(
     transfer_to: str | None = None,
     validate_signatures: bool = True,
     end_of_turn_silence_ms: int = 320,
+    end_of_turn_signals: EndOfTurnSignals = "silence",
     token_ttl_s: float = 60.0,
     database_url: str | None = None,
     dispatch_jobs=None,
@@ -98,7 +99,9 @@ async def phone_line(
         personas_path=tmp_path / "personas",
         public_url=f"http://127.0.0.1:{port}",
         admin_token=SecretStr(admin_token),
-        session=SessionSettings(turn=TurnSettings(min_speech_ms=96, end_of_turn_silence_ms=end_of_turn_silence_ms)),
+        # Silence alone by default: scripted audio then ends turns at a known point.
+        session=SessionSettings(turn=TurnSettings(min_speech_ms=96, end_of_turn_silence_ms=end_of_turn_silence_ms,
+                                                  end_of_turn_signals=end_of_turn_signals)),
     )
     twilio = TwilioSettings(
         account_sid=ACCOUNT_SID,

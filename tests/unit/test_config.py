@@ -11,7 +11,9 @@ from agent_core.tools import Tool, ToolRegistry
 
 def test_defaults_come_from_the_toml_file():
     settings = Settings()
-    assert settings.session.turn.end_of_turn_silence_ms == 500
+    assert settings.session.turn.end_of_turn_silence_ms == 800
+    assert settings.session.turn.end_of_turn_signals == "audio+text"
+    assert settings.session.barge_in.backchannel_max_ms == 1200
     assert settings.stt.model == "base"
     assert settings.llm.backend == "local"
 
@@ -89,3 +91,19 @@ def test_every_secret_setting_is_known_to_the_log_scrubber(monkeypatch):
     monkeypatch.setenv("PARLEY_LLM__API_KEY", "llm-key")
     monkeypatch.setenv("PARLEY_ADMIN_TOKEN", "admin-secret")
     assert set(secret_values(Settings())) == {"discord-secret", "modal-secret", "llm-key", "admin-secret"}
+
+
+def test_a_persona_tunes_turn_taking_and_a_typo_is_refused(tmp_path):
+    from agent_core.session import SessionSettings
+
+    (tmp_path / "dictation.toml").write_text(
+        'system_prompt = "Take notes."\n[turn]\nincomplete_max_silence_ms = 4000\nend_of_turn_silence_ms = 1500\n'
+    )
+    persona = load_persona("dictation", tmp_path)
+    base = SessionSettings()
+    tuned = persona.session_settings(base)
+    assert tuned.turn.incomplete_max_silence_ms == 4000 and tuned.turn.end_of_turn_silence_ms == 1500
+    assert tuned.turn.check_silence_ms == base.turn.check_silence_ms  # the rest stays global
+    (tmp_path / "typo.toml").write_text('system_prompt = "x"\n[turn]\nincomplete_max_silence = 4000\n')
+    with pytest.raises(PersonaError, match="incomplete_max_silence"):
+        load_persona("typo", tmp_path)

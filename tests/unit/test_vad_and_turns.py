@@ -43,7 +43,7 @@ def run(detector: TurnDetector, probs: list[float]) -> list[tuple[int, TurnSigna
 
 
 def test_turn_starts_after_min_speech_and_ends_after_silence():
-    settings = TurnSettings(min_speech_ms=96, end_of_turn_silence_ms=320)
+    settings = TurnSettings(end_of_turn_signals="silence", min_speech_ms=96, end_of_turn_silence_ms=320)
     signals = run(TurnDetector(settings, 32), [0.0] * 3 + [0.9] * 10 + [0.0] * 12)
     assert signals == [(5, TurnSignal.SPEECH_STARTED), (22, TurnSignal.TURN_ENDED)]
 
@@ -54,7 +54,7 @@ def test_short_blip_is_not_a_turn():
 
 
 def test_pause_shorter_than_threshold_keeps_turn_open():
-    settings = TurnSettings(min_speech_ms=64, end_of_turn_silence_ms=500)
+    settings = TurnSettings(end_of_turn_signals="silence", min_speech_ms=64, end_of_turn_silence_ms=500)
     probs = [0.9] * 10 + [0.0] * 10 + [0.9] * 10 + [0.0] * 20
     signals = run(TurnDetector(settings, 32), probs)
     assert [s for _, s in signals] == [TurnSignal.SPEECH_STARTED, TurnSignal.TURN_ENDED]
@@ -62,7 +62,7 @@ def test_pause_shorter_than_threshold_keeps_turn_open():
 
 
 def test_between_thresholds_does_not_count_as_silence():
-    settings = TurnSettings(min_speech_ms=64, end_of_turn_silence_ms=320)
+    settings = TurnSettings(end_of_turn_signals="silence", min_speech_ms=64, end_of_turn_silence_ms=320)
     detector = TurnDetector(settings, 32)
     run(detector, [0.9] * 5)
     assert run(detector, [0.4] * 50) == []  # hesitation sounds: the turn stays open

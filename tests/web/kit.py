@@ -31,7 +31,8 @@ async def talk_server(
         personas_path=tmp_path / "personas",
         public_url="https://talk.example" if public else None,
         talk_token=SecretStr(talk_token) if talk_token else None,
-        session=SessionSettings(turn=TurnSettings(min_speech_ms=96, end_of_turn_silence_ms=end_of_turn_silence_ms)),
+        session=SessionSettings(turn=TurnSettings(end_of_turn_signals="silence", min_speech_ms=96,
+                                                  end_of_turn_silence_ms=end_of_turn_silence_ms)),
     )
     app = create_app(settings, providers, db=Database.for_data_dir(tmp_path))
     async with running_server(app, port=port) as url:
