@@ -29,6 +29,10 @@ class UnknownVoiceError(ValueError):
         self.voice, self.backend, self.known = voice, backend, known
 
 
+class UnsupportedStyleError(ValueError):
+    """A style value outside what the backend can do (hibari's speed range, say): the caller's mistake."""
+
+
 # A cloned voice belongs to one namespace (a Discord guild, say): "<namespace>/<name>". Voices
 # without a namespace are the backend's own, shared by everyone.
 NAMESPACE_SEPARATOR = "/"

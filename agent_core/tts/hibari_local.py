@@ -17,7 +17,7 @@ import numpy as np
 from agent_core.audio.frames import AudioFrame
 from agent_core.blocking import iterate_in_thread, model_executor
 from agent_core.model_files import ModelNotInstalledError
-from agent_core.tts.base import SpeechStyle, TextToSpeech, UnknownVoiceError
+from agent_core.tts.base import SpeechStyle, TextToSpeech, UnknownVoiceError, UnsupportedStyleError
 
 if TYPE_CHECKING:
     from hibari import Hibari
@@ -92,7 +92,7 @@ class HibariTts(TextToSpeech):
         name = self.check_voice(voice)
         speed = style.speed if style and style.speed else self.speed
         if not MIN_SPEED <= speed <= MAX_SPEED:
-            raise ValueError(f"hibari speaks at speed {MIN_SPEED}-{MAX_SPEED}, not {speed}")
+            raise UnsupportedStyleError(f"hibari speaks at speed {MIN_SPEED}-{MAX_SPEED}, not {speed}")
         seed = style.seed if style else None
 
         def generate() -> Iterator[np.ndarray]:

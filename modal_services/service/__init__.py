@@ -1,6 +1,6 @@
 """The speech services as FastAPI apps: the same routes on a Modal GPU and under `parley services serve`.
 
-Routes (docs/services.md): WS /v1/stt/stream, WS /v1/tts/stream, POST /v1/audio/speech,
+Routes (docs/services.md): WS /v1/stt/stream, WS /v1/tts/stream, POST /v1/audio/speech (and /stream),
 POST /v1/audio/transcriptions, GET/POST /v1/voices, POST /v1/chat/completions (embedded LLM
 only; vLLM serves its own), GET /health. Engines are loaded by the owner before the app serves.
 """
@@ -50,9 +50,11 @@ def create_services_app(
 
         app.include_router(stt_router(stt, auth))
     if tts is not None:
+        from modal_services.service.speech_routes import speech_router
         from modal_services.service.tts_routes import tts_router
 
         app.include_router(tts_router(tts, auth))
+        app.include_router(speech_router(tts, auth))
     if llm is not None:
         from modal_services.service.chat_routes import chat_router
 

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from agent_core.audio.frames import AudioFrame
 from agent_core.audio.resample import StreamResampler, resample
 from agent_core.audio.uploads import AudioDecodeError, decode_segment, segment_frame
-from agent_core.remote.protocol import STT_PATH, SttRequest, SttStart
+from agent_core.remote.protocol import STT_PATH, SttRequest, SttStart, message_id
 from agent_core.stt.base import STT_SAMPLE_RATE, SpeechToText, SttStream
 from modal_services.service.auth import ServiceAuth
 
@@ -133,7 +133,7 @@ class _SttConnection:
         try:
             request = SttRequest.validate_json(text)
         except ValidationError as exc:
-            self._error(_id_of(text), f"bad message: {exc.errors()[0]['msg']}")
+            self._error(message_id(text), f"bad message: {exc.errors()[0]['msg']}")
             return
         if isinstance(request, SttStart):
             self._start(request)
@@ -195,10 +195,3 @@ class _SttConnection:
         while True:
             await self.ws.send_text(json.dumps(await self.outbox.get()))
 
-
-def _id_of(text: str) -> str | None:
-    try:
-        value = json.loads(text).get("id")
-    except (ValueError, AttributeError):
-        return None
-    return value if isinstance(value, str) else None
