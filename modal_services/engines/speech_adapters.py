@@ -34,6 +34,7 @@ from .kyutai_stt import FRAME, SR, KyutaiSttEngine
 
 class KyutaiSpeechToText(SpeechToText):
     name = "kyutai"
+    languages = ("en", "fr")  # stt-1b-en_fr
 
     def __init__(self, engine: KyutaiSttEngine) -> None:
         self.engine = engine
