@@ -137,3 +137,17 @@ async def test_the_openai_client_gets_every_format_from_the_embedded_voice(servi
     assert "weather is lovely today" in words(verbose.text)
     assert verbose.segments and verbose.segments[-1].end <= verbose.duration + 0.05
     assert [words(w.word) for w in verbose.words][-2:] == ["lovely", "today"]
+
+
+async def test_one_seed_one_speech_even_when_requests_overlap(services_url):
+    """hibari draws its noise from a generator per request: concurrent same-seed requests agree."""
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    async with httpx.AsyncClient(base_url=services_url, headers=headers, timeout=120) as http:
+        async def speak(seed: int) -> bytes:
+            body = {"input": "A seed makes the voice repeat itself.", "voice": "heart", "response_format": "pcm", "seed": seed}
+            response = await http.post("/v1/audio/speech", json=body)
+            assert response.status_code == 200, response.text
+            return response.content
+
+        first, second, other = await asyncio.gather(speak(3), speak(3), speak(4))
+    assert first == second and first != other
