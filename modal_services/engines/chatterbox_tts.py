@@ -15,7 +15,6 @@ Why it is faster than upstream `ChatterboxTTS.generate`:
 from __future__ import annotations
 
 import queue
-import re
 import sys
 import threading
 from collections.abc import Iterator
@@ -25,17 +24,13 @@ import numpy as np
 
 from modal_services.engines.chatterbox_batching import Request, Sentence, T3Decoder, graph_estimator, no_sync_chunk_mask
 from modal_services.engines.chatterbox_random import random_chatterbox
+from modal_services.engines.chatterbox_text import split_sentences
 from modal_services.engines.voice_library import VoiceLibrary
 
 SR = 24000
 HOP = 480  # S3Gen: 50 mel frames/s at 24 kHz, 2 mel frames per speech token
 SOS, EOS, N_SPEECH = 6561, 6562, 6561  # tokens >= 6561 are special; S3Gen only takes < 6561
 LOOKAHEAD = 3  # S3Gen's encoder looks 3 tokens ahead, so a non-final chunk ends 3 tokens early
-_SENTENCE = re.compile(r"(?<=[.!?;:])\s+")
-
-
-def split_sentences(text: str) -> list[str]:
-    return [s.strip() for s in _SENTENCE.split(text.strip()) if s.strip()]
 
 
 class ChatterboxEngine:
@@ -153,7 +148,9 @@ class ChatterboxEngine:
                           cfg_weight: float = 0.5, temperature: float = 0.8, seed: int | None = None,
                           speed: float = 1.0, min_p: float = 0.05,
                           repetition_penalty: float = 1.2) -> Iterator[np.ndarray]:
-        """Yield float32 24 kHz chunks as soon as each is ready (sentence by sentence, token-chunked)."""
+        """Yield float32 24 kHz chunks as soon as each is ready (sentence by sentence, token-chunked).
+
+        Sentences longer than T3's cache allows are spoken clause by clause (chatterbox_text.py)."""
         sentences = split_sentences(text)
         if not sentences:
             return
