@@ -17,7 +17,7 @@ import numpy as np
 from agent_core.audio.frames import AudioFrame
 from agent_core.blocking import iterate_in_thread, model_executor
 from agent_core.model_files import ModelNotInstalledError
-from agent_core.tts.base import SpeechStyle, TextToSpeech, UnknownVoiceError, UnsupportedStyleError
+from agent_core.tts.base import SpeechStyle, TextToSpeech, UnknownVoiceError, UnsupportedStyleError, VoiceInfo
 
 if TYPE_CHECKING:
     from hibari import Hibari
@@ -65,6 +65,14 @@ class HibariTts(TextToSpeech):
         if self._voices is None:
             self._voices = installed_voices()
         return self._voices
+
+    style_knobs = ("speed", "seed")
+
+    def describe_voice(self, name: str) -> VoiceInfo:
+        from hibari.voices import VOICES
+
+        return VoiceInfo(name=name, backend=self.name, language=VOICES.get(name, {}).get("language"),
+                         style=SpeechStyle(speed=self.speed), knobs=list(self.style_knobs))
 
     def check_voice(self, voice: str | None) -> str:
         name = voice or self.default_voice

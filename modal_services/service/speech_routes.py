@@ -29,6 +29,7 @@ from agent_core.text.speakable import speakable
 from agent_core.tts.base import SpeechStyle, TextToSpeech, UnknownVoiceError, UnsupportedStyleError
 from modal_services.service.audio_stream import pcm_stream
 from modal_services.service.auth import ServiceAuth
+from modal_services.service.voice_aliases import VoiceAliases
 
 log = logging.getLogger(__name__)
 SPEECH_RATE = 24000  # OpenAI's rate for every response_format
@@ -61,13 +62,14 @@ def speech_text(request: SpeechRequest) -> str:
     return text
 
 
-def speech_router(tts: TextToSpeech, auth: ServiceAuth) -> APIRouter:
+def speech_router(tts: TextToSpeech, auth: ServiceAuth, aliases: VoiceAliases) -> APIRouter:
     router = APIRouter()
 
     async def speak(request: SpeechRequest, *, streamed: bool) -> Response:
         text = speech_text(request)
         style = SpeechStyle(**request.model_dump(include={"speed", "exaggeration", "cfg_weight", "temperature", "seed"}))
-        frames = pcm_stream(tts.synthesize(text, voice=request.voice, style=style), SPEECH_RATE)
+        voice = aliases.resolve(request.voice)
+        frames = pcm_stream(tts.synthesize(text, voice=voice, style=style), SPEECH_RATE)
         first = await _first_frame(frames)
         if request.stream_format == "sse":
             return StreamingResponse(_sse(first, frames, request.response_format), media_type="text/event-stream")

@@ -22,11 +22,12 @@ from agent_core.remote.protocol import TTS_PATH, TtsRequest, TtsSpeak, message_i
 from agent_core.tts.base import TextToSpeech, UnknownVoiceError, UnsupportedStyleError, visible_voices
 from modal_services.service.audio_stream import pcm_stream
 from modal_services.service.auth import ServiceAuth
+from modal_services.service.voice_aliases import VoiceAliases
 
 log = logging.getLogger(__name__)
 
 
-def tts_router(tts: TextToSpeech, auth: ServiceAuth) -> APIRouter:
+def tts_router(tts: TextToSpeech, auth: ServiceAuth, aliases: VoiceAliases) -> APIRouter:
     router = APIRouter()
 
     @router.websocket(TTS_PATH)
@@ -38,7 +39,8 @@ def tts_router(tts: TextToSpeech, auth: ServiceAuth) -> APIRouter:
     async def voices(namespace: str | None = None) -> dict[str, Any]:
         """Every voice for the platform holding the token; with `namespace`, what that namespace may use."""
         names = tts.voice_names() if namespace is None else visible_voices(tts.voice_names(), namespace)
-        return {"voices": names, "can_clone": tts.can_clone}
+        return {"voices": names, "can_clone": tts.can_clone, "aliases": aliases.aliases,
+                "details": [tts.describe_voice(name).model_dump() for name in names]}
 
     @router.post("/v1/voices", dependencies=[Depends(auth.check_request)])
     async def clone(

@@ -122,7 +122,7 @@ def remote_tts(base_url: str, **kw) -> RemoteTts:
 
 
 @asynccontextmanager
-async def services(stt=None, tts=None, llm=None, token: str | None = TOKEN) -> AsyncIterator[str]:
-    app = create_services_app(stt=stt, tts=tts, llm=llm, token=token)
+async def services(stt=None, tts=None, llm=None, token: str | None = TOKEN, voice_aliases=None) -> AsyncIterator[str]:
+    app = create_services_app(stt=stt, tts=tts, llm=llm, token=token, voice_aliases=voice_aliases)
     async with running_server(app) as url:
         yield url
