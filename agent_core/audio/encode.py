@@ -89,6 +89,8 @@ class AudioEncoder:
             self._pts = 0
 
     def encode(self, pcm: bytes) -> bytes:
+        if self.format in _CODECS and self._sink is None:
+            raise RuntimeError("the encoder is finished or closed")
         if self._sink is None:
             if self._header_due:
                 self._header_due = False
@@ -104,9 +106,18 @@ class AudioEncoder:
 
     def finish(self) -> bytes:
         """The codec's tail and the container's trailer; the encoder is spent afterwards."""
-        if self._sink is None:
+        if self.format not in _CODECS:
             return self.encode(b"") if self._header_due else b""
+        if self._sink is None:
+            raise RuntimeError("the encoder is finished or closed")
         for packet in self._stream.encode(None):
             self._container.mux(packet)
         self._container.close()
-        return self._sink.take()
+        tail, self._sink = self._sink.take(), None
+        return tail
+
+    def close(self) -> None:
+        """Release the codec without finishing (idempotent; nothing to do once finished)."""
+        if self._sink is not None:
+            self._container.close()
+            self._sink = None

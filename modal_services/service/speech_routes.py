@@ -42,7 +42,7 @@ class SpeechRequest(BaseModel):
     input: str = Field(min_length=1, max_length=MAX_TEXT_CHARS)
     voice: str | None = None
     response_format: SpeechFormat = "mp3"  # OpenAI's default
-    speed: float = Field(1.0, ge=0.25, le=4.0)
+    speed: float | None = Field(None, ge=0.25, le=4.0)  # None: the voice's own (GET /v1/voices), 1.0 unless configured
     stream_format: Literal["audio", "sse"] = "audio"
     instructions: str | None = None  # accepted for compatibility; no engine here takes instructions
     # Parley's speakable text (numbers, dates, markdown read as a person would); false sends
@@ -117,13 +117,16 @@ async def _encoded(first: AudioFrame, frames: AsyncIterator[AudioFrame], fmt: st
     async def encode(pcm: bytes) -> bytes:
         return await asyncio.to_thread(encoder.encode, pcm) if compressed else encoder.encode(pcm)
 
-    async with aclosing(frames):  # type: ignore[type-var]
-        yield await encode(first.pcm)
-        async for frame in frames:
-            if chunk := await encode(frame.pcm):
-                yield chunk
-    if tail := await asyncio.to_thread(encoder.finish):
-        yield tail
+    try:
+        async with aclosing(frames):  # type: ignore[type-var]
+            yield await encode(first.pcm)
+            async for frame in frames:
+                if chunk := await encode(frame.pcm):
+                    yield chunk
+        if tail := await asyncio.to_thread(encoder.finish):
+            yield tail
+    finally:
+        encoder.close()  # a client that leaves mid-stream leaves no codec open
 
 
 async def _sse(first: AudioFrame, frames: AsyncIterator[AudioFrame], fmt: str) -> AsyncIterator[str]:

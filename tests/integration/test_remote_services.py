@@ -132,8 +132,8 @@ async def test_the_openai_client_gets_every_format_from_the_embedded_voice(servi
     await client.close()
     spoken_s = len(pcm) / 2 / 24000
     assert spoken_s > 1.0
-    # One seed, one speech: each format holds all of it (mp3 and aac add an encoder delay of tens of ms)
-    assert all(spoken_s <= seconds <= spoken_s + 0.08 for seconds in durations.values()), (spoken_s, durations)
+    # One seed, one speech: each format holds all of it (mp3 and aac add encoder delay and padding, < 90 ms)
+    assert all(spoken_s <= seconds <= spoken_s + 0.09 for seconds in durations.values()), (spoken_s, durations)
     assert "weather is lovely today" in words(verbose.text)
     assert verbose.segments and verbose.segments[-1].end <= verbose.duration + 0.05
     assert [words(w.word) for w in verbose.words][-2:] == ["lovely", "today"]

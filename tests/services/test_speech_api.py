@@ -33,8 +33,8 @@ async def test_every_container_format_decodes_to_the_spoken_length(fmt):
             response = await client.post(path, body={"input": WORDS, "voice": "tone", "response_format": fmt},
                                          cast_to=httpx.Response)
             body = response.content
-            # mp3 and aac pad with an encoder delay of a few dozen ms; nothing may be lost
-            assert 0.5 <= decoded_seconds(body) <= 0.58, (fmt, path)
+            # mp3 and aac add an encoder delay and pad the last frame (under 90 ms); nothing may be lost
+            assert 0.5 <= decoded_seconds(body) <= 0.59, (fmt, path)
         await client.close()
 
 
@@ -43,7 +43,7 @@ async def test_speech_default_is_mp3_as_openai_and_pcm_is_24khz():
         client = AsyncOpenAI(base_url=url + "/v1", api_key=TOKEN)
         async with client.audio.speech.with_streaming_response.create(model="parley", voice="tone", input=WORDS) as r:
             assert r.headers["content-type"] == "audio/mpeg"
-            assert 0.5 <= decoded_seconds(await r.read()) <= 0.58
+            assert 0.5 <= decoded_seconds(await r.read()) <= 0.59
         async with client.audio.speech.with_streaming_response.create(
             model="parley", voice="tone", input="one two", response_format="pcm"
         ) as r:
