@@ -1,5 +1,5 @@
-"""Emotion and delivery tags ("[laughs]", "*sighs*", "<laugh>", "(clears throat)") are stage
-directions, never words: they are removed before text reaches a voice.
+"""Emotion and delivery tags ("[laughs]", "*sighs*", "<laugh>", "(clears throat)", "[excited]") are
+stage directions, never words: they are removed before text reaches a voice.
 
 Only tags whose first word is a known delivery word are removed, so "[1]", "*really*" and
 "(see above)" stay text. An engine that can act a tag out would take it from `delivery_tags`.
@@ -15,10 +15,17 @@ _DELIVERY_STEMS = (
     r"|clear|paus|smil|grin|exhal|inhal|breath|hum|scream|shout|sing|mutter|murmur|gulp"
 )
 # A stem plus an inflection only, so "*humbly*" or "*singular*" (emphasis) stay words.
-_WORD = rf"(?:{_DELIVERY_STEMS})(?:e|s|es|ed|d|ing|ning|ming|bing|y)?\b"
+_WORD = rf"(?:{_DELIVERY_STEMS})(?:e|s|es|ed|d|ing|ning|ming|bing|ter|y)?\b"
 _BODY = rf"\s*(?:(?:softly|quietly|nervously|loudly|lightly|a bit|a little)\s+)?{_WORD}(?:\s+[a-z]+){{0,2}}\s*"
+# Moods ElevenLabs-style prompts put in square brackets: only there (and in <...>), since
+# "I'm *excited*" or "(happy)" in prose are words.
+_MOOD = (
+    r"\s*(?:excited|happy|sad|angry|sarcastic(?:ally)?|curious|nervous|cheerful(?:ly)?|serious(?:ly)?"
+    r"|surprised|thoughtful(?:ly)?|playful(?:ly)?|mischievous(?:ly)?|annoyed|frustrated|calm(?:ly)?|tired"
+    r"|warm(?:ly)?|dramatic(?:ally)?)\s*"
+)
 _TAG = re.compile(
-    rf"\[{_BODY}\]|<{_BODY}/?>|\({_BODY}\)|(?<![\w*])\*{_BODY}\*(?![\w*])",
+    rf"\[{_BODY}\]|<{_BODY}/?>|\({_BODY}\)|(?<![\w*])\*{_BODY}\*(?![\w*])|\[{_MOOD}\]|<{_MOOD}/?>",
     re.IGNORECASE,
 )
 

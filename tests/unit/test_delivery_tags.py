@@ -18,6 +18,8 @@ from agent_core.text.speakable import speakable
         ("[whispering] a secret", "a secret", ["whispering"]),
         ("See [1], *really* and (see above)", "See [1], *really* and (see above)", []),
         ("Be *humble*, *crystal* clear, *clearly*", "Be *humble*, *crystal* clear, *clearly*", []),
+        ("[laughter] Yes. [excited] Let's go!", "Yes. Let's go!", ["laughter", "excited"]),
+        ("I'm *excited* (happy, really)", "I'm *excited* (happy, really)", []),
     ],
 )
 def test_tags_are_dropped_and_words_kept(text, spoken, tags):
