@@ -12,8 +12,7 @@ import httpx
 import pytest
 from openai import AsyncOpenAI, BadRequestError
 
-from agent_core.tts.base import UnsupportedStyleError
-from tests.services.kit import TOKEN, ToneTts, services, tone_chunk
+from tests.services.kit import TOKEN, SpeedLimitedTts, ToneTts, services, tone_chunk
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 WORDS = "one two three four five"  # ToneTts: 100 ms of tone per word, so 0.5 s
@@ -94,16 +93,8 @@ async def test_text_is_normalized_unless_asked_not_to_and_tags_are_never_spoken(
     assert tts.started == ["I have three cats", "I have 3 cats"]
 
 
-class _SlowOnlyTts(ToneTts):
-    async def synthesize(self, text, *, voice=None, style=None):
-        if style and style.speed and style.speed > 2:
-            raise UnsupportedStyleError(f"speaks at speed 0.5-2.0, not {style.speed}")
-        async for frame in super().synthesize(text, voice=voice, style=style):
-            yield frame
-
-
 async def test_client_mistakes_are_4xx_with_a_reason():
-    async with services(tts=_SlowOnlyTts(fail_on="boom")) as url:
+    async with services(tts=SpeedLimitedTts(fail_on="boom")) as url:
         client = AsyncOpenAI(base_url=url + "/v1", api_key=TOKEN, max_retries=0)
         for text in ("   ", "...!?", "[laughs] *sighs*"):
             with pytest.raises(BadRequestError, match="nothing to say"):
@@ -121,7 +112,7 @@ async def test_client_mistakes_are_4xx_with_a_reason():
 async def test_websocket_errors_name_the_request_they_refuse():
     from websockets.asyncio.client import connect
 
-    async with services(tts=_SlowOnlyTts()) as url:
+    async with services(tts=SpeedLimitedTts()) as url:
         ws_url = url.replace("http", "ws") + "/v1/tts/stream"
         async with connect(ws_url, additional_headers=AUTH) as ws:
             await ws.send(json.dumps({"type": "speak", "id": "r1", "text": ""}))
