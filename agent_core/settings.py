@@ -63,6 +63,9 @@ class TtsSettings(BaseModel):
     # None: the backend's own default voice ("heart" for hibari, "joe" for Piper).
     voice: str | None = None
     speed: float = 1.0
+    # The speech services' OpenAI voice names, explicit: {"alloy": "heart"} lets OpenAI clients keep
+    # their voice name; a name neither a voice nor an alias is refused (400), never replaced.
+    voice_aliases: dict[str, str] = {}
     connect_timeout_s: float = 5.0
     # How long the first (and each next) audio chunk may take.
     read_timeout_s: float = 10.0

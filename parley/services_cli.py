@@ -33,11 +33,12 @@ def embedded_providers(settings: Settings) -> Providers:
     return build_providers(local)
 
 
-def services_app(providers: Providers, *, token: str | None) -> FastAPI:
+def services_app(providers: Providers, *, token: str | None, voice_aliases: dict[str, str] | None = None) -> FastAPI:
     from modal_services.service import create_services_app
 
     return create_services_app(
-        stt=providers.stt, tts=providers.tts, llm=providers.llm, llm_model_name="SmolLM2-135M-Instruct", token=token
+        stt=providers.stt, tts=providers.tts, llm=providers.llm, llm_model_name="SmolLM2-135M-Instruct", token=token,
+        voice_aliases=voice_aliases,
     )
 
 
@@ -60,4 +61,5 @@ def serve(
     console.print("loading the embedded models ...")
     asyncio.run(providers.load(on_loaded=lambda name: console.print(f"  {name} ready")))
     console.print(f"Parley services on http://{host}:{port} (STT, TTS, /v1/chat/completions)")
-    uvicorn.run(services_app(providers, token=token), host=host, port=port, log_level="info", ws_max_size=1 << 20)
+    app = services_app(providers, token=token, voice_aliases=settings.tts.voice_aliases)
+    uvicorn.run(app, host=host, port=port, log_level="info", ws_max_size=1 << 20)

@@ -1,4 +1,5 @@
-"""Decode audio files that users upload (mp3, ogg/opus, m4a, wav, flac) with ffmpeg via pydub.
+"""Decode audio files that users upload with ffmpeg via pydub: what browsers record (webm/opus,
+ogg/opus, mp4), what phones record (m4a, 3gp, caf, amr, aac) and mp3, wav, flac.
 
 Blocking (ffmpeg runs as a subprocess): callers on the event loop use `asyncio.to_thread`.
 """
@@ -12,7 +13,7 @@ from pydub.exceptions import CouldntDecodeError
 
 from agent_core.audio.frames import SAMPLE_WIDTH, AudioFrame
 
-SUPPORTED = "mp3, ogg/opus, m4a, wav or flac"
+SUPPORTED = "mp3, ogg/opus, webm, m4a/mp4/3gp, aac, caf, amr, wav or flac"
 
 
 class AudioDecodeError(ValueError):
@@ -31,8 +32,16 @@ def sniff_format(data: bytes) -> str | None:
         return "ogg"
     if data[:4] == b"fLaC":
         return "flac"
-    if data[4:8] == b"ftyp":  # MP4 family: m4a, mp4 audio
+    if data[4:8] == b"ftyp":  # MP4 family: m4a, mp4 audio, 3gp
         return "mp4"
+    if data[:4] == b"\x1a\x45\xdf\xa3":  # EBML: WebM/Matroska, what MediaRecorder writes in Chrome and Firefox
+        return "matroska"
+    if data[:4] == b"caff":  # iOS voice memos and recordings
+        return "caf"
+    if data[:5] == b"#!AMR":  # older phones' voice notes
+        return "amr"
+    if len(data) > 1 and data[0] == 0xFF and data[1] & 0xF6 == 0xF0:  # ADTS AAC (layer bits 00, unlike mp3)
+        return "aac"
     if data[:3] == b"ID3" or (len(data) > 1 and data[0] == 0xFF and data[1] & 0xE0 == 0xE0):
         return "mp3"
     return None

@@ -18,6 +18,7 @@ TTS WebSocket `/v1/tts/stream`, one request at a time per connection:
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
@@ -59,3 +60,12 @@ class TtsCancel(_Message):
 
 SttRequest = TypeAdapter(Annotated[SttStart | SttControl, Field(discriminator="type")])
 TtsRequest = TypeAdapter(Annotated[TtsSpeak | TtsCancel, Field(discriminator="type")])
+
+
+def message_id(text: str) -> str | None:
+    """The `id` of a message that failed validation, if it has a readable one, for the error reply."""
+    try:
+        value = json.loads(text).get("id")
+    except (ValueError, AttributeError):
+        return None
+    return value if isinstance(value, str) else None

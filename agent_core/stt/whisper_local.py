@@ -19,6 +19,7 @@ from agent_core.audio.frames import AudioFrame
 from agent_core.blocking import model_executor
 from agent_core.model_files import package_file
 from agent_core.stt.base import STT_SAMPLE_RATE, SpeechToText, SttStream
+from agent_core.stt.transcript import Segment, TimedWord, Transcript
 
 WHISPER_MODELS = ("base", "tiny.en")
 _MODEL_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
@@ -67,6 +68,7 @@ def _probably_not_speech(segment) -> bool:
 
 class WhisperStt(SpeechToText):
     name = "whisper"
+    times_words = True
 
     def __init__(
         self, *, model: str = "base", cache_dir: Path, language: str = "en", cpu_threads: int = 0, chunk_length_s: int = 30
@@ -116,6 +118,41 @@ class WhisperStt(SpeechToText):
             raise ValueError(f"Whisper needs {STT_SAMPLE_RATE} Hz, got {frame.sample_rate} Hz")
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self.transcribe_blocking, frame.to_float32(), language)
+
+    @property
+    def languages(self) -> tuple[str, ...]:  # type: ignore[override]
+        if self.model_size.endswith(".en"):  # the English-only models
+            return ("en",)
+        from faster_whisper.tokenizer import _LANGUAGE_CODES
+
+        return tuple(_LANGUAGE_CODES)
+
+    async def transcribe_recording(
+        self, audio: AudioFrame, *, language: str | None = None, words: bool = False
+    ) -> Transcript:
+        """A whole recording with Whisper's segment timing (and word timing when asked)."""
+        self.check_language(language)
+        if audio.sample_rate != STT_SAMPLE_RATE:
+            raise ValueError(f"Whisper needs {STT_SAMPLE_RATE} Hz, got {audio.sample_rate} Hz")
+
+        def run() -> Transcript:
+            if self._model is None:
+                self._model = self._load()
+            segments, info = self._model.transcribe(
+                audio.to_float32(), language=language or self.language, beam_size=1, temperature=0.0,
+                word_timestamps=words, condition_on_previous_text=False, chunk_length=self.chunk_length_s,
+                vad_filter=False,
+            )
+            timed = [s for s in segments if s.text.strip()]
+            return Transcript(
+                text=" ".join(s.text.strip() for s in timed),
+                language=info.language,
+                duration_s=audio.duration_s,
+                segments=[Segment(s.text.strip(), s.start, s.end) for s in timed],
+                words=[TimedWord(w.word.strip(), w.start, w.end) for s in timed for w in s.words or []] if words else None,
+            )
+
+        return await asyncio.get_running_loop().run_in_executor(self._executor, run)
 
     def open_stream(self, *, language: str | None = None) -> SttStream:
         return _WhisperStream(self, language)

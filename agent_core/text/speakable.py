@@ -27,6 +27,7 @@ from collections.abc import Callable
 
 from num2words import num2words
 
+from agent_core.text.delivery_tags import strip_delivery_tags
 from agent_core.text.markup import (
     INLINE_CODE_MAX,
     Rule,
@@ -336,7 +337,7 @@ def _english(text: str) -> str:
 
 def _speakable(text: str, language: str) -> str:
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    text = strip_code_blocks(html.unescape(text))
+    text = strip_delivery_tags(strip_code_blocks(html.unescape(text)))
     text = markdown_to_text(strip_symbols(text))
     if language.lower().startswith("en"):
         text = _english(text)

@@ -21,12 +21,28 @@ class SpeechStyle(BaseModel):
     seed: int | None = None
 
 
+class VoiceInfo(BaseModel):
+    """One voice as the speech services list it (GET /v1/voices)."""
+
+    name: str
+    backend: str
+    language: str | None = None  # BCP 47, "en-US"; None where the backend does not say
+    clone: bool = False  # cloned from a user's clip, rather than one of the backend's own
+    style: SpeechStyle = SpeechStyle()  # the values a request that sets none is spoken with
+    # The style fields this backend acts on; it ignores the others.
+    knobs: list[str] = []
+
+
 class UnknownVoiceError(ValueError):
     """A voice name the backend does not have: refused by name, never replaced by another voice."""
 
     def __init__(self, voice: str, backend: str, known: list[str]) -> None:
         super().__init__(f"unknown voice {voice!r} for {backend}; known voices: {', '.join(known) or 'none'}")
         self.voice, self.backend, self.known = voice, backend, known
+
+
+class UnsupportedStyleError(ValueError):
+    """A style value outside what the backend can do (hibari's speed range, say): the caller's mistake."""
 
 
 # A cloned voice belongs to one namespace (a Discord guild, say): "<namespace>/<name>". Voices
@@ -52,10 +68,17 @@ class TextToSpeech(ABC):
     name: str = "tts"
     # Whether the backend can speak in a voice cloned from a reference clip.
     can_clone: bool = False
+    # The SpeechStyle fields the backend acts on.
+    style_knobs: tuple[str, ...] = ()
 
     def voice_names(self) -> list[str]:
         """The voices this backend can speak in."""
         return []
+
+    def describe_voice(self, name: str) -> VoiceInfo:
+        """What the voice registry says about `name`; backends that know more override it."""
+        return VoiceInfo(name=name, backend=self.name, clone=voice_namespace(name) is not None,
+                         knobs=list(self.style_knobs))
 
     async def load(self) -> None:
         """Load models or open connections; called once, before the first synthesis."""

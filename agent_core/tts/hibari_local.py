@@ -17,7 +17,7 @@ import numpy as np
 from agent_core.audio.frames import AudioFrame
 from agent_core.blocking import iterate_in_thread, model_executor
 from agent_core.model_files import ModelNotInstalledError
-from agent_core.tts.base import SpeechStyle, TextToSpeech, UnknownVoiceError
+from agent_core.tts.base import SpeechStyle, TextToSpeech, UnknownVoiceError, UnsupportedStyleError, VoiceInfo
 
 if TYPE_CHECKING:
     from hibari import Hibari
@@ -66,6 +66,14 @@ class HibariTts(TextToSpeech):
             self._voices = installed_voices()
         return self._voices
 
+    style_knobs = ("speed", "seed")
+
+    def describe_voice(self, name: str) -> VoiceInfo:
+        from hibari.voices import VOICES
+
+        return VoiceInfo(name=name, backend=self.name, language=VOICES.get(name, {}).get("language"),
+                         style=SpeechStyle(speed=self.speed), knobs=list(self.style_knobs))
+
     def check_voice(self, voice: str | None) -> str:
         name = voice or self.default_voice
         if name not in self.voice_names():
@@ -92,7 +100,7 @@ class HibariTts(TextToSpeech):
         name = self.check_voice(voice)
         speed = style.speed if style and style.speed else self.speed
         if not MIN_SPEED <= speed <= MAX_SPEED:
-            raise ValueError(f"hibari speaks at speed {MIN_SPEED}-{MAX_SPEED}, not {speed}")
+            raise UnsupportedStyleError(f"hibari speaks at speed {MIN_SPEED}-{MAX_SPEED}, not {speed}")
         seed = style.seed if style else None
 
         def generate() -> Iterator[np.ndarray]:

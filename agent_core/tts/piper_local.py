@@ -24,6 +24,7 @@ def joe_voice_path() -> Path:
 
 class PiperTts(TextToSpeech):
     name = "piper"
+    style_knobs = ("speed",)
 
     def __init__(self, *, voices: dict[str, Path] | None = None, default_voice: str = "joe", speed: float = 1.0) -> None:
         self.voices = voices if voices is not None else {"joe": joe_voice_path()}

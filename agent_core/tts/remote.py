@@ -20,7 +20,7 @@ from websockets.exceptions import ConnectionClosed
 from agent_core.audio.frames import AudioFrame
 from agent_core.errors import ProviderError
 from agent_core.remote.connections import ConnectionPool, ServiceEndpoint, ServiceUnavailable
-from agent_core.tts.base import SpeechStyle, TextToSpeech, UnknownVoiceError
+from agent_core.tts.base import SpeechStyle, TextToSpeech, UnknownVoiceError, UnsupportedStyleError
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ class RemoteTts(TextToSpeech):
                 if started or attempt == 2:
                     raise ProviderError("tts", f"connection lost: {exc}") from exc
                 log.warning("TTS connection dropped before any audio (%s); retrying", exc)
-            except (ProviderError, UnknownVoiceError):
+            except (ProviderError, UnknownVoiceError, UnsupportedStyleError):
                 finished = True
                 self.pool.release(conn)  # the service answered "error" cleanly: the connection is fine
                 raise
@@ -122,6 +122,8 @@ class RemoteTts(TextToSpeech):
                 return
             elif kind == "error" and message.get("code") == "unknown_voice":
                 raise UnknownVoiceError(message.get("voice", ""), self.name, list(message.get("voices", [])))
+            elif kind == "error" and message.get("code") == "unsupported_style":
+                raise UnsupportedStyleError(message.get("message", ""))  # the caller's mistake, as in-process
             elif kind == "error":
                 raise ProviderError("tts", f"service error: {message.get('message')}")
 

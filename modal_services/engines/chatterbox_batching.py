@@ -35,6 +35,9 @@ class Request:
     sent: Sentence | None = None
     pos: int = 0  # next KV-cache position of this request's slot
     cancelled: bool = False
+    # A seeded request's own torch.Generator: its tokens depend on its seed alone, never on
+    # which other requests share the batch. None: the engine's shared generator.
+    rng: object | None = None
 
 
 class T3Decoder:

@@ -15,7 +15,6 @@ Why it is faster than upstream `ChatterboxTTS.generate`:
 from __future__ import annotations
 
 import queue
-import re
 import sys
 import threading
 from collections.abc import Iterator
@@ -25,17 +24,13 @@ import numpy as np
 
 from modal_services.engines.chatterbox_batching import Request, Sentence, T3Decoder, graph_estimator, no_sync_chunk_mask
 from modal_services.engines.chatterbox_random import random_chatterbox
+from modal_services.engines.chatterbox_text import split_sentences
 from modal_services.engines.voice_library import VoiceLibrary
 
 SR = 24000
 HOP = 480  # S3Gen: 50 mel frames/s at 24 kHz, 2 mel frames per speech token
 SOS, EOS, N_SPEECH = 6561, 6562, 6561  # tokens >= 6561 are special; S3Gen only takes < 6561
 LOOKAHEAD = 3  # S3Gen's encoder looks 3 tokens ahead, so a non-final chunk ends 3 tokens early
-_SENTENCE = re.compile(r"(?<=[.!?;:])\s+")
-
-
-def split_sentences(text: str) -> list[str]:
-    return [s.strip() for s in _SENTENCE.split(text.strip()) if s.strip()]
 
 
 class ChatterboxEngine:
@@ -153,15 +148,15 @@ class ChatterboxEngine:
                           cfg_weight: float = 0.5, temperature: float = 0.8, seed: int | None = None,
                           speed: float = 1.0, min_p: float = 0.05,
                           repetition_penalty: float = 1.2) -> Iterator[np.ndarray]:
-        """Yield float32 24 kHz chunks as soon as each is ready (sentence by sentence, token-chunked)."""
+        """Yield float32 24 kHz chunks as soon as each is ready (sentence by sentence, token-chunked).
+
+        Sentences longer than T3's cache allows are spoken clause by clause (chatterbox_text.py)."""
         sentences = split_sentences(text)
         if not sentences:
             return
-        if seed is not None:  # seeds T3's sampler, which all open requests share
-            self._rng.manual_seed(seed)
         req = Request(sentences, self._voice(voice), dict(
             exaggeration=exaggeration, cfg=cfg_weight, temp=max(temperature, 1e-3), speed=speed,
-            minp=min_p, rep=repetition_penalty))
+            minp=min_p, rep=repetition_penalty), rng=self._request_generator(seed))
         self._inbox.put(req)
         try:
             while (item := req.out.get()) is not None:
@@ -170,6 +165,15 @@ class ChatterboxEngine:
                 yield item
         finally:
             req.cancelled = True
+
+    def _request_generator(self, seed: int | None):
+        """A generator of the request's own for a seed; reseeding the shared one would make every
+        concurrent request's audio depend on when the others started."""
+        if seed is None:
+            return None
+        import torch
+
+        return torch.Generator(device=self.tts.t3.device).manual_seed(seed)
 
     def synthesize(self, text: str, **kw) -> np.ndarray:
         return np.concatenate(list(self.synthesize_stream(text, **kw)) or [np.zeros(0, np.float32)])
@@ -211,11 +215,13 @@ class ChatterboxEngine:
         self._seen[slot, SOS] = True  # upstream's penalty history starts with BOS
         self._cnt[slot] = 0
         self._act[2 * slot: 2 * slot + 2] = 1
-        self._sample(logits, torch.tensor([slot], device=dev))
+        self._sample(logits, torch.tensor([slot], device=dev), [req.rng])
         req.sent, req.pos, self._slots[slot] = sent, embeds.shape[1], req
 
-    def _sample(self, logits, idx):
-        """CFG, repetition penalty, temperature, min-p, multinomial in upstream's order; no host sync."""
+    def _sample(self, logits, idx, generators):
+        """CFG, repetition penalty, temperature, min-p, multinomial in upstream's order; no host sync.
+
+        generators: per row, the request's own generator (seeded) or None (the shared one)."""
         torch, n, p = self._dec.torch, idx.shape[0], self._p
         lg = logits.view(n, 2, -1).float()
         lg = lg[:, 0] + p["cfg"][idx] * (lg[:, 0] - lg[:, 1])
@@ -226,7 +232,11 @@ class ChatterboxEngine:
         lg[:, EOS] = eos
         probs = lg.softmax(-1)
         lg = lg.masked_fill(probs < p["minp"][idx] * probs.amax(-1, keepdim=True), float("-inf"))
-        nxt = torch.multinomial(lg.softmax(-1), 1, generator=self._rng)[:, 0]
+        probs = lg.softmax(-1)
+        nxt = torch.multinomial(probs, 1, generator=self._rng)[:, 0]
+        for row, generator in enumerate(generators):  # a seeded row draws from its own generator
+            if generator is not None:
+                nxt[row] = torch.multinomial(probs[row], 1, generator=generator)[0]
         self._seen[idx, nxt] = True
         self._dec.tok.view(-1, 2)[idx] = nxt[:, None].expand(n, 2)
         self._gen[idx, self._cnt[idx]] = nxt
@@ -257,7 +267,7 @@ class ChatterboxEngine:
                         logits = self._dec.step(2 * n, max(self._slots[i].pos for i in live) + k)
                         self._dec.pos[: 2 * n] += self._act[: 2 * n]
                         self._dec.spos[: 2 * n] += self._act[: 2 * n]
-                        self._sample(logits[: 2 * n], ar[:n])
+                        self._sample(logits[: 2 * n], ar[:n], [r.rng if r else None for r in self._slots[:n]])
                     cnt = self._cnt[:n, None]
                     rows = torch.cat([cnt, self._gen[:n].gather(1, (cnt + back).clamp(min=0))], 1).tolist()
                 except Exception as e:  # a broken step fails every request in the batch

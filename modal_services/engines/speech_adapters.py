@@ -23,6 +23,7 @@ from agent_core.tts.base import (
     SpeechStyle,
     TextToSpeech,
     UnknownVoiceError,
+    VoiceInfo,
     namespaced_voice,
     visible_voices,
     voice_namespace,
@@ -34,6 +35,7 @@ from .kyutai_stt import FRAME, SR, KyutaiSttEngine
 
 class KyutaiSpeechToText(SpeechToText):
     name = "kyutai"
+    languages = ("en", "fr")  # stt-1b-en_fr
 
     def __init__(self, engine: KyutaiSttEngine) -> None:
         self.engine = engine
@@ -109,6 +111,9 @@ CHECKPOINT_VOICE = "default"  # the voice the Chatterbox checkpoint ships with
 class ChatterboxSpeech(TextToSpeech):
     name = "chatterbox"
     can_clone = True
+    style_knobs = ("speed", "exaggeration", "cfg_weight", "temperature", "seed")
+    # The engine's defaults (ChatterboxEngine.synthesize_stream), as upstream Chatterbox has them.
+    default_style = SpeechStyle(speed=1.0, exaggeration=0.5, cfg_weight=0.5, temperature=0.8)
 
     def __init__(self, engine: ChatterboxEngine, *, default_voice: str | None = None) -> None:
         self.engine = engine
@@ -118,6 +123,10 @@ class ChatterboxSpeech(TextToSpeech):
 
     def voice_names(self) -> list[str]:
         return [CHECKPOINT_VOICE, *self.engine.voices()]
+
+    def describe_voice(self, name: str) -> VoiceInfo:
+        return VoiceInfo(name=name, backend=self.name, language="en", clone=name != CHECKPOINT_VOICE,
+                         style=self.default_style, knobs=list(self.style_knobs))
 
     def engine_voice(self, voice: str | None) -> str | None:
         """The engine's name for `voice` (None: the checkpoint's own); an unknown voice is refused, never replaced."""

@@ -1,6 +1,6 @@
 """The speech services as FastAPI apps: the same routes on a Modal GPU and under `parley services serve`.
 
-Routes (docs/services.md): WS /v1/stt/stream, WS /v1/tts/stream, POST /v1/audio/speech,
+Routes (docs/services.md): WS /v1/stt/stream, WS /v1/tts/stream, POST /v1/audio/speech (and /stream),
 POST /v1/audio/transcriptions, GET/POST /v1/voices, POST /v1/chat/completions (embedded LLM
 only; vLLM serves its own), GET /health. Engines are loaded by the owner before the app serves.
 """
@@ -27,8 +27,10 @@ def create_services_app(
     llm: LanguageModel | None = None,
     llm_model_name: str = "parley",
     token: str | None = None,
+    voice_aliases: dict[str, str] | None = None,
 ) -> FastAPI:
-    """token: bearer token the routes require (None on Modal, where the proxy checks Modal-Key/Modal-Secret)."""
+    """token: bearer token the routes require (None on Modal, where the proxy checks Modal-Key/Modal-Secret).
+    voice_aliases: voice names OpenAI clients send (alloy) -> this engine's voices, explicit."""
     auth = ServiceAuth(token)
     app = FastAPI(title="Parley speech services")
     _openai_errors(app)
@@ -50,9 +52,13 @@ def create_services_app(
 
         app.include_router(stt_router(stt, auth))
     if tts is not None:
+        from modal_services.service.speech_routes import speech_router
         from modal_services.service.tts_routes import tts_router
+        from modal_services.service.voice_aliases import VoiceAliases
 
-        app.include_router(tts_router(tts, auth))
+        aliases = VoiceAliases(voice_aliases or {}, tts.voice_names())
+        app.include_router(tts_router(tts, auth, aliases))
+        app.include_router(speech_router(tts, auth, aliases))
     if llm is not None:
         from modal_services.service.chat_routes import chat_router
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 from contextlib import suppress
 from typing import Annotated, Any
 
@@ -20,13 +21,15 @@ from pydantic import ValidationError
 from agent_core.audio.frames import AudioFrame
 from agent_core.audio.resample import StreamResampler, resample
 from agent_core.audio.uploads import AudioDecodeError, decode_segment, segment_frame
-from agent_core.remote.protocol import STT_PATH, SttRequest, SttStart
-from agent_core.stt.base import STT_SAMPLE_RATE, SpeechToText, SttStream
+from agent_core.remote.protocol import STT_PATH, SttRequest, SttStart, message_id
+from agent_core.stt.base import STT_SAMPLE_RATE, SpeechToText, SttStream, UnsupportedLanguageError
 from modal_services.service.auth import ServiceAuth
+from modal_services.service.transcript_formats import TRANSCRIPT_FORMATS, subtitles, verbose_json
 
 log = logging.getLogger(__name__)
 MAX_UTTERANCE_S = 120.0  # a stream left open by a broken client must not grow without bound
 MAX_UPLOAD_BYTES = 25 * 1024 * 1024  # OpenAI's limit for /v1/audio/transcriptions
+_LANGUAGE_CODE = re.compile(r"[a-z]{2,3}")  # ISO 639-1 (639-3 for the few Whisper knows by three letters)
 
 
 def stt_router(stt: SpeechToText, auth: ServiceAuth) -> APIRouter:
@@ -43,9 +46,23 @@ def stt_router(stt: SpeechToText, auth: ServiceAuth) -> APIRouter:
         model: Annotated[str, Form()] = "parley",
         language: Annotated[str | None, Form()] = None,
         response_format: Annotated[str, Form()] = "json",
+        timestamp_granularities: Annotated[list[str] | None, Form(alias="timestamp_granularities[]")] = None,
     ) -> Any:
-        if response_format not in ("json", "text"):
-            raise HTTPException(400, f"response_format {response_format!r} is not supported; use 'json' or 'text'")
+        if response_format not in TRANSCRIPT_FORMATS:
+            raise HTTPException(400, f"response_format {response_format!r} is not supported; use one of "
+                                     f"{', '.join(TRANSCRIPT_FORMATS)}")
+        granularities = set(timestamp_granularities or ())
+        if granularities - {"segment", "word"}:
+            raise HTTPException(400, "timestamp_granularities are 'segment' and 'word'")
+        if "word" in granularities and not stt.times_words:
+            raise HTTPException(400, f"{stt.name} does not time words; ask for 'segment' only")
+        language = language or None
+        if language is not None and not _LANGUAGE_CODE.fullmatch(language):
+            raise HTTPException(400, f"language {language!r} is not an ISO 639-1 code such as 'en'")
+        try:
+            stt.check_language(language)
+        except UnsupportedLanguageError as exc:
+            raise HTTPException(400, str(exc)) from exc
         data = await file.read(MAX_UPLOAD_BYTES + 1)
         if len(data) > MAX_UPLOAD_BYTES:
             raise HTTPException(413, f"the file is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB")
@@ -54,28 +71,24 @@ def stt_router(stt: SpeechToText, auth: ServiceAuth) -> APIRouter:
         except AudioDecodeError as exc:
             raise HTTPException(400, str(exc)) from exc
         try:
-            text = await transcribe(stt, audio, language)
+            transcript = await stt.transcribe_recording(audio, language=language, words="word" in granularities)
         except Exception as exc:
             log.exception("transcription failed")
             raise HTTPException(502, f"transcription failed: {exc}") from exc
-        return PlainTextResponse(text) if response_format == "text" else {"text": text}
+        if response_format == "json":
+            return {"text": transcript.text}
+        if response_format == "verbose_json":
+            return verbose_json(transcript)
+        if response_format == "text":
+            return PlainTextResponse(transcript.text)
+        return PlainTextResponse(subtitles(transcript, response_format),
+                                 media_type="text/vtt" if response_format == "vtt" else "application/x-subrip")
 
     return router
 
 
 def _decode(data: bytes, filename: str) -> AudioFrame:
     return resample(segment_frame(decode_segment(data, filename)), STT_SAMPLE_RATE)
-
-
-async def transcribe(stt: SpeechToText, audio: AudioFrame, language: str | None = None) -> str:
-    """Transcribe a whole recording through the streaming interface."""
-    stream = stt.open_stream(language=language)
-    try:
-        for piece in audio.split(0.1):
-            stream.push(piece)
-        return await stream.finish()
-    finally:
-        await stream.aclose()
 
 
 class _Utterance:
@@ -133,7 +146,7 @@ class _SttConnection:
         try:
             request = SttRequest.validate_json(text)
         except ValidationError as exc:
-            self._error(_id_of(text), f"bad message: {exc.errors()[0]['msg']}")
+            self._error(message_id(text), f"bad message: {exc.errors()[0]['msg']}")
             return
         if isinstance(request, SttStart):
             self._start(request)
@@ -157,6 +170,7 @@ class _SttConnection:
             self._spawn(self.current.stream.aclose())
             self.current = None
         try:
+            self.stt.check_language(start.language)
             stream = self.stt.open_stream(language=start.language)
         except Exception as exc:  # e.g. every GPU slot is busy
             self._error(start.id, f"cannot start: {exc}")
@@ -195,10 +209,3 @@ class _SttConnection:
         while True:
             await self.ws.send_text(json.dumps(await self.outbox.get()))
 
-
-def _id_of(text: str) -> str | None:
-    try:
-        value = json.loads(text).get("id")
-    except (ValueError, AttributeError):
-        return None
-    return value if isinstance(value, str) else None

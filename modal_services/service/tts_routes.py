@@ -1,4 +1,5 @@
-"""Text-to-speech routes: the streaming WebSocket the agent core speaks, OpenAI's speech route, voices.
+"""Text-to-speech routes: the streaming WebSocket the agent core speaks, and voices (OpenAI's speech
+route is speech_routes.py).
 
 The service wraps any `TextToSpeech`: Chatterbox on a GPU, or the embedded
 voice under `parley services serve`. Audio goes out chunk by chunk as the
@@ -10,43 +11,23 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import struct
-from collections.abc import AsyncIterator
 from contextlib import aclosing, suppress
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, UploadFile, WebSocket
-from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import ValidationError
 
-from agent_core.audio.frames import AudioFrame
-from agent_core.audio.resample import StreamResampler
 from agent_core.audio.voice_clip import MAX_UPLOAD_BYTES, VoiceClipError, prepare_voice_clip, validate_clip_name
-from agent_core.remote.protocol import MAX_TEXT_CHARS, TTS_PATH, TtsRequest, TtsSpeak
-from agent_core.tts.base import SpeechStyle, TextToSpeech, UnknownVoiceError, visible_voices
+from agent_core.remote.protocol import TTS_PATH, TtsRequest, TtsSpeak, message_id
+from agent_core.tts.base import TextToSpeech, UnknownVoiceError, UnsupportedStyleError, visible_voices
+from modal_services.service.audio_stream import pcm_stream
 from modal_services.service.auth import ServiceAuth
+from modal_services.service.voice_aliases import VoiceAliases
 
 log = logging.getLogger(__name__)
-OPENAI_PCM_RATE = 24000  # OpenAI's `pcm` format: 24 kHz 16-bit little-endian mono
 
 
-class SpeechRequest(BaseModel):
-    """OpenAI's `POST /v1/audio/speech` body, plus the style fields Chatterbox understands."""
-
-    model: str = "parley"
-    input: str = Field(min_length=1, max_length=MAX_TEXT_CHARS)
-    voice: str | None = None
-    response_format: str = "wav"
-    speed: float = Field(1.0, ge=0.25, le=4.0)
-    stream_format: Literal["audio"] = "audio"
-    instructions: str | None = None  # accepted for compatibility; the engines take no instructions
-    exaggeration: float | None = Field(None, ge=0.0, le=2.0)
-    cfg_weight: float | None = Field(None, ge=0.0, le=1.0)
-    temperature: float | None = Field(None, ge=0.05, le=2.0)
-    seed: int | None = None
-
-
-def tts_router(tts: TextToSpeech, auth: ServiceAuth) -> APIRouter:
+def tts_router(tts: TextToSpeech, auth: ServiceAuth, aliases: VoiceAliases) -> APIRouter:
     router = APIRouter()
 
     @router.websocket(TTS_PATH)
@@ -54,41 +35,12 @@ def tts_router(tts: TextToSpeech, auth: ServiceAuth) -> APIRouter:
         if await auth.accept(websocket):
             await _TtsConnection(tts, websocket).run()
 
-    @router.post("/v1/audio/speech", dependencies=[Depends(auth.check_request)])
-    async def speech(request: SpeechRequest) -> StreamingResponse:
-        if request.response_format not in ("wav", "pcm"):
-            raise HTTPException(400, f"response_format {request.response_format!r} is not supported; use 'wav' or 'pcm'")
-        style = SpeechStyle(**request.model_dump(include={"speed", "exaggeration", "cfg_weight", "temperature", "seed"}))
-        rate = OPENAI_PCM_RATE if request.response_format == "pcm" else None
-        frames = _pcm_stream(tts.synthesize(request.input, voice=request.voice, style=style), rate)
-        try:  # the first chunk decides the status: a failure before any audio is a clean 502
-            first = await anext(frames)
-        except StopAsyncIteration:
-            raise HTTPException(502, "the engine produced no audio") from None
-        except UnknownVoiceError as exc:  # the caller's mistake, named with the voices it may use
-            await frames.aclose()
-            raise HTTPException(400, str(exc)) from exc  # the message lists the known voices
-        except Exception as exc:
-            await frames.aclose()
-            log.exception("speech synthesis failed")
-            raise HTTPException(502, f"synthesis failed: {exc}") from exc
-
-        async def body() -> AsyncIterator[bytes]:
-            async with aclosing(frames):
-                if request.response_format == "wav":
-                    yield streaming_wav_header(first.sample_rate)
-                yield first.pcm
-                async for frame in frames:
-                    yield frame.pcm
-
-        media = "audio/wav" if request.response_format == "wav" else f"audio/pcm;rate={OPENAI_PCM_RATE}"
-        return StreamingResponse(body(), media_type=media)
-
     @router.get("/v1/voices", dependencies=[Depends(auth.check_request)])
     async def voices(namespace: str | None = None) -> dict[str, Any]:
         """Every voice for the platform holding the token; with `namespace`, what that namespace may use."""
         names = tts.voice_names() if namespace is None else visible_voices(tts.voice_names(), namespace)
-        return {"voices": names, "can_clone": tts.can_clone}
+        return {"voices": names, "can_clone": tts.can_clone, "aliases": aliases.aliases,
+                "details": [tts.describe_voice(name).model_dump() for name in names]}
 
     @router.post("/v1/voices", dependencies=[Depends(auth.check_request)])
     async def clone(
@@ -110,29 +62,6 @@ def tts_router(tts: TextToSpeech, auth: ServiceAuth) -> APIRouter:
     return router
 
 
-def streaming_wav_header(sample_rate: int) -> bytes:
-    """A 16-bit mono WAV header for a stream of unknown length (sizes at their maximum, as ffmpeg writes)."""
-    unknown = 0xFFFFFFFF
-    fmt = struct.pack("<HHIIHH", 1, 1, sample_rate, sample_rate * 2, 2, 16)
-    return b"RIFF" + struct.pack("<I", unknown) + b"WAVEfmt " + struct.pack("<I", 16) + fmt + b"data" + struct.pack("<I", unknown)
-
-
-async def _pcm_stream(frames: AsyncIterator[AudioFrame], rate: int | None) -> AsyncIterator[AudioFrame]:
-    """The engine's frames at `rate` (None: the engine's own), skipping empty ones."""
-    resampler: StreamResampler | None = None
-    async with aclosing(frames):  # type: ignore[type-var]
-        async for frame in frames:
-            if rate and frame.sample_rate != rate:
-                resampler = resampler or StreamResampler(frame.sample_rate, rate)
-                frame = resampler.process(frame)
-            if frame.samples:
-                yield frame
-    if resampler is not None:
-        tail = resampler.flush()
-        if tail.samples:
-            yield tail
-
-
 class _TtsConnection:
     def __init__(self, tts: TextToSpeech, websocket: WebSocket) -> None:
         self.tts, self.ws = tts, websocket
@@ -146,7 +75,7 @@ class _TtsConnection:
                 if message["type"] == "websocket.disconnect":
                     break
                 if message.get("text") is None:
-                    await self._send({"type": "error", "id": None, "message": "send JSON text messages only"})
+                    await self._send({"type": "error", "id": None, "message": "send JSON text messages only"})  # no id to read
                     continue
                 await self._control(message["text"])
         finally:
@@ -157,7 +86,8 @@ class _TtsConnection:
         try:
             request = TtsRequest.validate_json(text)
         except ValidationError as exc:
-            await self._send({"type": "error", "id": None, "message": f"bad message: {exc.errors()[0]['msg']}"})
+            # The id, when the message has one, lets the client stop waiting for that request.
+            await self._send({"type": "error", "id": message_id(text), "message": f"bad message: {exc.errors()[0]['msg']}"})
             return
         busy = self.current is not None and not self.current[1].done()
         if isinstance(request, TtsSpeak):
@@ -171,7 +101,7 @@ class _TtsConnection:
     async def _speak(self, request: TtsSpeak) -> None:
         started = False
         try:
-            frames = _pcm_stream(self.tts.synthesize(request.text, voice=request.voice, style=request.style),
+            frames = pcm_stream(self.tts.synthesize(request.text, voice=request.voice, style=request.style),
                                  request.sample_rate)
             async with aclosing(frames):
                 async for frame in frames:
@@ -187,6 +117,9 @@ class _TtsConnection:
         except UnknownVoiceError as exc:
             await self._send({"type": "error", "id": request.id, "code": "unknown_voice", "message": str(exc),
                               "voice": exc.voice, "voices": exc.known})
+            return
+        except UnsupportedStyleError as exc:
+            await self._send({"type": "error", "id": request.id, "code": "unsupported_style", "message": str(exc)})
             return
         except Exception as exc:
             log.warning("TTS failed for request %s: %s", request.id, exc)

@@ -106,3 +106,48 @@ async def test_remote_stt_streams_real_speech(services_url, jfk, tmp_path):
     await stream.aclose()
     await stt.aclose()
     assert "ask not what your country can do for you" in words(text)
+
+
+async def test_the_openai_client_gets_every_format_from_the_embedded_voice(services_url, tmp_path):
+    """Every response_format decodes to the same speech (24 kHz); Whisper times it back in segments."""
+    import io
+
+    import av
+    from openai import AsyncOpenAI
+
+    client = AsyncOpenAI(base_url=services_url + "/v1", api_key=TOKEN, timeout=120, max_retries=0)
+    text = "The weather is lovely today."
+    durations = {}
+    for fmt in ("mp3", "opus", "aac", "flac", "wav"):
+        audio = (await client.audio.speech.create(model="parley", voice="heart", input=text, response_format=fmt,
+                                                  extra_body={"seed": 5})).content
+        with av.open(io.BytesIO(audio)) as container:
+            durations[fmt] = sum(f.samples for f in container.decode(audio=0)) / container.streams.audio[0].rate
+        if fmt == "mp3":
+            verbose = await client.audio.transcriptions.create(
+                model="parley", file=("speech.mp3", audio), response_format="verbose_json", timestamp_granularities=["word"]
+            )
+    pcm = (await client.audio.speech.create(model="parley", voice="heart", input=text, response_format="pcm",
+                                            extra_body={"seed": 5})).content
+    await client.close()
+    spoken_s = len(pcm) / 2 / 24000
+    assert spoken_s > 1.0
+    # One seed, one speech: each format holds all of it (mp3 and aac add encoder delay and padding, < 90 ms)
+    assert all(spoken_s <= seconds <= spoken_s + 0.09 for seconds in durations.values()), (spoken_s, durations)
+    assert "weather is lovely today" in words(verbose.text)
+    assert verbose.segments and verbose.segments[-1].end <= verbose.duration + 0.05
+    assert [words(w.word) for w in verbose.words][-2:] == ["lovely", "today"]
+
+
+async def test_one_seed_one_speech_even_when_requests_overlap(services_url):
+    """hibari draws its noise from a generator per request: concurrent same-seed requests agree."""
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    async with httpx.AsyncClient(base_url=services_url, headers=headers, timeout=120) as http:
+        async def speak(seed: int) -> bytes:
+            body = {"input": "A seed makes the voice repeat itself.", "voice": "heart", "response_format": "pcm", "seed": seed}
+            response = await http.post("/v1/audio/speech", json=body)
+            assert response.status_code == 200, response.text
+            return response.content
+
+        first, second, other = await asyncio.gather(speak(3), speak(3), speak(4))
+    assert first == second and first != other

@@ -13,7 +13,7 @@ from agent_core.remote.connections import ServiceEndpoint, websocket_url
 from agent_core.remote.protocol import STT_PATH, TTS_PATH
 from agent_core.stt.base import SpeechToText, SttStream
 from agent_core.stt.remote import RemoteStt
-from agent_core.tts.base import SpeechStyle, TextToSpeech, namespaced_voice
+from agent_core.tts.base import SpeechStyle, TextToSpeech, UnsupportedStyleError, namespaced_voice
 from agent_core.tts.remote import RemoteTts
 from modal_services.service import create_services_app
 from parley.local_server import running_server
@@ -103,6 +103,16 @@ class ToneTts(TextToSpeech):
                 self.stopped_early.append(text)
 
 
+class SpeedLimitedTts(ToneTts):
+    """Refuses speeds above 2.0, as hibari does, before any audio."""
+
+    async def synthesize(self, text, *, voice=None, style=None) -> AsyncIterator[AudioFrame]:
+        if style and style.speed and style.speed > 2:
+            raise UnsupportedStyleError(f"speaks at speed 0.5-2.0, not {style.speed}")
+        async for frame in super().synthesize(text, voice=voice, style=style):
+            yield frame
+
+
 def tone_chunk(index: int) -> AudioFrame:
     t = np.arange(2400) / 24000
     return AudioFrame.from_float32(0.2 * np.sin(2 * np.pi * (200 + 50 * index) * t), 24000)
@@ -122,7 +132,7 @@ def remote_tts(base_url: str, **kw) -> RemoteTts:
 
 
 @asynccontextmanager
-async def services(stt=None, tts=None, llm=None, token: str | None = TOKEN) -> AsyncIterator[str]:
-    app = create_services_app(stt=stt, tts=tts, llm=llm, token=token)
+async def services(stt=None, tts=None, llm=None, token: str | None = TOKEN, voice_aliases=None) -> AsyncIterator[str]:
+    app = create_services_app(stt=stt, tts=tts, llm=llm, token=token, voice_aliases=voice_aliases)
     async with running_server(app) as url:
         yield url

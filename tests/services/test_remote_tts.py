@@ -7,8 +7,8 @@ import asyncio
 import pytest
 
 from agent_core.errors import ProviderError
-from agent_core.tts.base import SpeechStyle
-from tests.services.kit import ToneTts, remote_tts, services, tone_chunk
+from agent_core.tts.base import SpeechStyle, UnsupportedStyleError
+from tests.services.kit import SpeedLimitedTts, ToneTts, remote_tts, services, tone_chunk
 
 
 async def collect(remote, text, **kw):
@@ -87,3 +87,14 @@ async def test_resampled_to_the_rate_the_client_asks_for():
             assert abs(len(audio) // 2 - 1600) <= 16  # 200 ms at 8 kHz
             await ws.send(json.dumps({"type": "speak", "id": "x", "text": ""}))
             assert json.loads(await ws.recv())["type"] == "error"
+
+
+async def test_a_refused_request_is_answered_by_its_id_not_left_to_time_out():
+    async with services(tts=SpeedLimitedTts()) as url:
+        remote = remote_tts(url, read_timeout_s=60)
+        with pytest.raises(ProviderError, match="bad message"):  # the service refuses empty text by the request's id
+            await collect(remote, "")
+        with pytest.raises(UnsupportedStyleError, match="not 3.0"):
+            await collect(remote, "hello", style=SpeechStyle(speed=3.0))
+        assert len(await collect(remote, "still fine")) == 2  # the connection stays usable
+        await remote.aclose()
