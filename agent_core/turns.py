@@ -36,7 +36,8 @@ class TurnSettings(BaseModel):
     # transcript so far, or both (fused: both must say complete; either can say wait).
     end_of_turn_signals: EndOfTurnSignals = "audio+text"
     # Silence after which the signals are asked. Shorter pauses are inside words and
-    # phrases; Smart Turn was trained on segments ending ~200 ms into the silence.
+    # phrases; Smart Turn was trained on segments ending ~200 ms into the silence. The text
+    # signal reads the transcript Whisper starts at `early_transcript_silence_ms`: keep them equal.
     check_silence_ms: int = 200
     # Silence that ends a turn when the signals are unsure or disagree (and the only rule
     # with "silence"). 1200, not 800: JFK's 1.06 s pause after "my fellow Americans," sounds
