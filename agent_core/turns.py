@@ -36,11 +36,14 @@ class TurnSettings(BaseModel):
     # transcript so far, or both (fused: both must say complete; either can say wait).
     end_of_turn_signals: EndOfTurnSignals = "audio+text"
     # Silence after which the signals are asked. Shorter pauses are inside words and
-    # phrases; Smart Turn was trained on segments ending ~200 ms into the silence.
+    # phrases; Smart Turn was trained on segments ending ~200 ms into the silence. The text
+    # signal reads the transcript Whisper starts at `early_transcript_silence_ms`: keep them equal.
     check_silence_ms: int = 200
     # Silence that ends a turn when the signals are unsure or disagree (and the only rule
-    # with "silence"). Shorter answers sooner but cuts people off mid-thought.
-    end_of_turn_silence_ms: int = 800
+    # with "silence"). 1200, not 800: JFK's 1.06 s pause after "my fellow Americans," sounds
+    # final (Smart Turn 0.97) and reads unsure (SmolLM2 0.04); with fast signals 800 cut him
+    # there and 9% of the benchmark's mid-sentence pauses, 1200 none (bench/turn_taking.py --sweep).
+    end_of_turn_silence_ms: int = 1200
     # When a signal says the speaker is clearly mid-sentence, wait this long for more speech.
     # Natural hesitations run to ~2 s; beyond that the speaker wants an answer after all.
     incomplete_max_silence_ms: int = 2500

@@ -7,6 +7,7 @@ from agent_core.audio import AudioFrame
 from agent_core.audio.resample import resample
 from agent_core.providers import Providers
 from agent_core.testing import ScriptedLlm
+from agent_core.turns import TurnSettings
 from parley.phone_demo import trim_silence
 from tests.integration.conftest import words
 from tests.telephony.kit import phone_line
@@ -41,7 +42,7 @@ async def test_jfk_unedited_is_one_caller_turn_with_the_semantic_policy(tmp_path
     0.3-1.2 s pauses ("ask not ... what your country can do for you, ...") do not end his turn.
     Fed at the real pace, so the models' verdicts land while the pauses are still running."""
     async with phone_line(tmp_path, providers=providers, end_of_turn_signals="audio+text",
-                          end_of_turn_silence_ms=800) as line:
+                          end_of_turn_silence_ms=TurnSettings().end_of_turn_silence_ms) as line:
         report = await line.simulator(fast=False).call(jfk, quiet_after_reply_s=1.0, max_call_s=90)
         async with httpx.AsyncClient() as http:
             call = (

@@ -11,7 +11,7 @@ from agent_core.tools import Tool, ToolRegistry
 
 def test_defaults_come_from_the_toml_file():
     settings = Settings()
-    assert settings.session.turn.end_of_turn_silence_ms == 800
+    assert settings.session.turn.end_of_turn_silence_ms == 1200
     assert settings.session.turn.end_of_turn_signals == "audio+text"
     assert settings.session.barge_in.backchannel_max_ms == 1200
     assert settings.stt.model == "base"
