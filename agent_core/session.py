@@ -285,7 +285,8 @@ class Session(SessionBargeIn):
         try:
             if fixed_text is not None:
                 reply.text = fixed_text
-                await self._speech.speak_text(reply, fixed_text, self.persona.voice, self._emit_for(reply))
+                await self._speech.speak_text(reply, fixed_text, self.persona.voice, self._emit_for(reply),
+                                              self.persona.language)
             elif await self._collect_transcripts(turn):
                 await self._generate(reply)
         except asyncio.CancelledError:
@@ -356,6 +357,7 @@ class Session(SessionBargeIn):
             first_token_timeout_s=s.llm_first_token_timeout_s,
             token_gap_timeout_s=s.llm_token_gap_timeout_s,
             max_tool_rounds=s.max_tool_rounds,
+            language=self.persona.language,
         )
 
     def _emit_for(self, reply: SpokenReply) -> Callable[[type[ev.SessionEvent], dict[str, Any]], None]:

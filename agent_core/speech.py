@@ -65,8 +65,9 @@ class SpeechOut:
             self._playback.put(piece, reply, segment)
         segment.complete = True
 
-    async def speak_text(self, reply: SpokenReply, text: str, voice: str | None, emit: Emit) -> None:
-        splitter = SentenceSplitter()
+    async def speak_text(self, reply: SpokenReply, text: str, voice: str | None, emit: Emit,
+                         language: str = "en") -> None:
+        splitter = SentenceSplitter(language=language)
         sentences = [*splitter.push(text), *splitter.flush()]
         voice_out = _ReplyVoice(self, reply, voice, emit)
         for sentence in sentences:

@@ -31,12 +31,15 @@ class Thinker:
         first_token_timeout_s: float,
         token_gap_timeout_s: float,
         max_tool_rounds: int,
+        language: str = "en",
     ) -> None:
         self.llm = llm
         self.tools = tools
         self.first_token_timeout_s = first_token_timeout_s
         self.token_gap_timeout_s = token_gap_timeout_s
         self.max_tool_rounds = max_tool_rounds
+        # The reply's language: how numbers, dates and abbreviations are spoken.
+        self.language = language
 
     async def think(
         self,
@@ -47,7 +50,7 @@ class Thinker:
         emit: Emit,
     ) -> None:
         """Write the reply into `sentences`; tool exchanges are appended to `history` too."""
-        splitter = SentenceSplitter()
+        splitter = SentenceSplitter(language=self.language)
         schemas = self.tools.schemas() if self.tools else None
         loop = asyncio.get_running_loop()
         for _ in range(self.max_tool_rounds + 1):

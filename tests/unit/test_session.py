@@ -281,3 +281,18 @@ async def test_reply_filter_keeps_context_but_answers_only_when_addressed(jfk_op
     assert [m["content"] for m in llm.requests[0][1:]] == ["alice: nice weather today", "bob: parley, what time is it"]
     pump.cancel()
     await session.close()
+
+
+@pytest.mark.parametrize(("language", "spoken"), [("en", "It costs three euros."), ("es", "Cuesta 3 euros.")])
+async def test_the_personas_language_decides_how_a_reply_is_spoken(language, spoken, jfk_opening):
+    """English number words must not land in a Spanish reply: the splitter speaks the persona's language."""
+    reply = "It costs 3 euros." if language == "en" else "Cuesta 3 euros."
+    tts = ScriptedTts()
+    session, channel = make_session(stt=ScriptedStt(["How much?"]), llm=ScriptedLlm([reply]), tts=tts)
+    session.persona = session.persona.model_copy(update={"language": language})
+    pump = await run_session(session, channel)
+    await speak(session, "caller", jfk_opening)
+    await wait_for(session, ev.ReplyFinished)
+    assert tts.spoken[-1] == spoken  # (the first is the apology, prepared at start)
+    pump.cancel()
+    await session.close()
