@@ -15,6 +15,7 @@ import asyncio
 import enum
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -81,7 +82,10 @@ class Session(SessionBargeIn):
         self._clock = clock
         self._on_idle = on_idle
         self.history: list[Message] = []
-        self.events: list[ev.SessionEvent] = []
+        # The recent events, for diagnostics and tests; bounded, since a Discord channel may talk
+        # for days. Each turn's latency is kept as the turn ends (a bounded list too).
+        self.events: deque[ev.SessionEvent] = deque(maxlen=self.settings.recent_events)
+        self._latencies: deque[TurnLatency] = deque(maxlen=self.settings.recent_events // 10)
         self._listeners: list[Callable[[ev.SessionEvent], None]] = []
         self._audio_taps: list[AudioTap] = []
         self._speakers: dict[str, Listener] = {}
@@ -131,8 +135,8 @@ class Session(SessionBargeIn):
         return SessionState.LISTENING
 
     def latencies(self) -> list[TurnLatency]:
-        turns = sorted({e.turn for e in self.events if isinstance(e, ev.TranscriptFinal | ev.TextInput)})
-        return [turn_latency(turn, self.events) for turn in turns]
+        """The latest turns' latencies, oldest first (each computed once, as its reply finished)."""
+        return list(self._latencies)
 
 
     async def start(self) -> None:
@@ -344,8 +348,11 @@ class Session(SessionBargeIn):
         heard = reply.heard_text()
         if heard and reply.remember:
             self.history.append({"role": "assistant", "content": heard})
+        latency = turn_latency(reply.turn, self.events)
+        if reply.turn >= 1:  # a turn someone started (turn 0 is the greeting)
+            self._latencies.append(latency)
         self._emit(ev.ReplyFinished(t=self._clock(), turn=reply.turn, text=reply.text, heard_text=heard,
-                                    interrupted=interrupted, latency=turn_latency(reply.turn, self.events)))
+                                    interrupted=interrupted, latency=latency))
         if self._reply is reply:
             self._reply = None
 

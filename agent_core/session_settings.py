@@ -9,6 +9,9 @@ from agent_core.turns import TurnSettings
 
 
 class SessionSettings(BaseModel):
+    # How many recent events a Session keeps (for diagnostics and its latency figures); a turn
+    # makes about ten, and the oldest go, so a conversation of any length holds a fixed amount.
+    recent_events: int = 2000
     turn: TurnSettings = TurnSettings()
     allow_interruptions: bool = True
     barge_in: BargeInSettings = BargeInSettings()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import statistics
 import sys
 import time
@@ -70,7 +71,7 @@ async def overhead_turns(turns: int) -> tuple[list[float], list[float]]:
             started = time.perf_counter()
             session.push_audio("caller", frame)
             frame_costs.append(time.perf_counter() - started)
-            if any(isinstance(e, ev.TurnEnded) and e.turn == turn for e in session.events[-4:]):
+            if any(isinstance(e, ev.TurnEnded) and e.turn == turn for e in itertools.islice(reversed(session.events), 4)):
                 break  # audio keeps arriving in reality, but its cost is measured per frame above
             await asyncio.sleep(0)
         await asyncio.wait_for(done.wait(), 10)
