@@ -147,6 +147,11 @@ class Settings(BaseSettings):
     talk_token: SecretStr | None = None
     # The Discord bot's token, under the name Discord's own docs use.
     discord_token: SecretStr | None = Field(None, validation_alias=AliasChoices("DISCORD_TOKEN", "discord_token"))
+    # Conversations this process carries at once (calls, voice channels, Realtime sessions);
+    # past it callers hear "busy". None: derived from the providers (agent_core/admission.py).
+    max_conversations: int | None = None
+    # What a phone caller hears when Parley is at capacity, before it hangs up.
+    busy_message: str = "Sorry, all our lines are busy right now. Please call again in a few minutes."
     stt: SttSettings = SttSettings()
     llm: LlmSettings = LlmSettings()
     tts: TtsSettings = TtsSettings()
@@ -170,6 +175,13 @@ class Settings(BaseSettings):
     @property
     def personas_dir(self) -> Path:
         return self.personas_path or config_dir() / "personas"
+
+    @property
+    def conversation_limit(self) -> int:
+        from agent_core.admission import default_limit
+
+        embedded = "local" in (self.stt.backend, self.llm.backend) or self.tts.backend in ("local", "piper")
+        return self.max_conversations or default_limit(embedded)
 
     @property
     def recordings_dir(self) -> Path:

@@ -15,6 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from agent_core import telemetry
 from agent_core.access import token_matches
+from agent_core.admission import Admission
 from agent_core.providers import Providers
 from agent_core.settings import Settings
 from agent_core.storage import ConversationRecord, Database
@@ -81,7 +82,10 @@ def create_app(
     db = db or Database.for_data_dir(settings.data_dir, settings.database_url)
     if rest is None and twilio.has_credentials:
         rest = TwilioRest(twilio.account_sid, twilio.auth_token.get_secret_value())  # type: ignore[union-attr]
-    phone = Phone(settings=settings, twilio=twilio, providers=providers, db=db, rest=rest, dispatch_jobs=dispatch_jobs)
+    # One limit for every channel of the process (agent_core/admission.py explains the default).
+    admission = Admission(settings.conversation_limit)
+    phone = Phone(settings=settings, twilio=twilio, providers=providers, db=db, rest=rest, dispatch_jobs=dispatch_jobs,
+                  admission=admission)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -103,6 +107,7 @@ def create_app(
     app = FastAPI(title="Parley", lifespan=lifespan)
     app.state.settings = settings
     app.state.phone = phone
+    app.state.admission = admission
     app.state.db = db
     app.state.providers = providers
     app.include_router(twilio_router)

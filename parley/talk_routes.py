@@ -15,9 +15,10 @@ from fastapi.responses import HTMLResponse, Response
 
 from agent_core import telemetry
 from agent_core.access import bearer_token, is_loopback_host, token_matches
+from agent_core.admission import Admission
 from agent_core.persona import load_persona
 from agent_core.settings import Settings
-from realtime import serve_realtime
+from realtime import refuse_busy, serve_realtime
 
 router = APIRouter()
 _STATIC = files("parley") / "static"
@@ -59,6 +60,14 @@ async def realtime(websocket: WebSocket) -> None:
         telemetry.refused("bad_talk_token")
         await websocket.close(code=1008)  # refused before the upgrade: the client sees HTTP 403
         return
-    persona = await asyncio.to_thread(load_persona, settings.persona, settings.personas_dir)
-    await serve_realtime(websocket, providers=app.state.providers, persona=persona, session=settings.session,
-                         model=websocket.query_params.get("model") or "parley")
+    admission: Admission = app.state.admission
+    place = f"realtime-{id(websocket)}"
+    if not admission.admit(place, "realtime"):
+        await refuse_busy(websocket)
+        return
+    try:
+        persona = await asyncio.to_thread(load_persona, settings.persona, settings.personas_dir)
+        await serve_realtime(websocket, providers=app.state.providers, persona=persona, session=settings.session,
+                             model=websocket.query_params.get("model") or "parley")
+    finally:
+        admission.release(place)

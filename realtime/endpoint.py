@@ -12,7 +12,7 @@ from agent_core.persona import Persona
 from agent_core.providers import Providers
 from agent_core.session import SessionSettings
 from realtime.connection import RealtimeConnection
-from realtime.protocol import wants_beta
+from realtime.protocol import ProtocolError, error_event, new_id, wants_beta
 from realtime.responder import LlmTimeouts
 from realtime.session_config import SessionConfig, TurnDetection
 
@@ -24,6 +24,15 @@ def starting_config(persona: Persona, session: SessionSettings, stt_name: str) -
                               prefix_padding_ms=session.preroll_ms)
     return SessionConfig(instructions=persona.system_prompt, voice=persona.voice,
                          transcription={"model": stt_name, "language": persona.language}, turn_detection=detection)
+
+
+async def refuse_busy(websocket: WebSocket) -> None:
+    """At capacity: accept, say why in an `error` event the SDKs surface, close with 1013 (try again later)."""
+    await websocket.accept()
+    busy = ProtocolError("server_busy", "The server is at capacity; try again in a few minutes.",
+                         error_type="server_error")
+    await websocket.send_json({"event_id": new_id("event"), **error_event(busy, None)})
+    await websocket.close(code=1013, reason="at capacity")
 
 
 async def serve_realtime(websocket: WebSocket, *, providers: Providers, persona: Persona,

@@ -39,6 +39,7 @@ TWILIO_RATE = 8000
 CALLER = "caller"
 MAX_GAP_FILL_MS = 2000  # a longer gap is a network outage, not silence worth replaying
 POLICY_VIOLATION = 1008  # WebSocket close code for a refused stream
+TRY_AGAIN_LATER = 1013  # WebSocket close code: at capacity
 
 
 @dataclass
@@ -182,6 +183,9 @@ class MediaStreamCall:
         self.stream_sid, self.call_sid = stream_sid, call_sid
         logs.bind(call_sid=call_sid)  # every line about this call from here on, the Session's too
         self.session = await self.phone.start_session(self, params)
+        if self.session is None:  # at capacity: the webhook's place was not kept
+            await self.ws.close(code=TRY_AGAIN_LATER, reason="at capacity")
+            return False
         self._pump = asyncio.create_task(self._send_replies(), name=f"twilio-out-{call_sid}")
         # Not awaited: preparing the apology and greeting must not hold up the caller's audio.
         self._starting = asyncio.create_task(self.session.start(), name=f"session-start-{call_sid}")

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent_core import telemetry
+from agent_core.admission import Admission
 from agent_core.persona import Persona, PersonaError, load_persona
 from agent_core.providers import Providers
 from agent_core.recorder import ConversationRecorder, ConversationStart
@@ -64,8 +65,11 @@ class Phone:
         db: Database,
         rest: TwilioRest | None = None,
         dispatch_jobs: JobDispatcher | None = None,
+        admission: Admission | None = None,
     ) -> None:
         self.settings = settings
+        # Shared by every channel of the process: a call takes a place from its webhook on.
+        self.admission = admission or Admission(settings.conversation_limit)
         # Starts a finished call's jobs somewhere (a Modal GPU function); None: workers poll for them.
         self.dispatch_jobs = dispatch_jobs
         self._dispatching: set[asyncio.Task[None]] = set()
@@ -87,6 +91,9 @@ class Phone:
     def answer(self, form: dict[str, str], public_url: str) -> str:
         """TwiML for an incoming (or answered outbound) call: connect its audio to /twilio/media."""
         call_sid = form.get("CallSid", "")
+        # The place is held until the media stream arrives (Twilio connects within a second).
+        if not self.admission.hold(call_sid, CHANNEL, self.twilio.stream_token_ttl_s):
+            return twiml.busy(self.settings.busy_message)
         parameters = {
             "token": self.tokens.issue(call_sid),
             "from": form.get("From", ""),
@@ -130,8 +137,11 @@ class Phone:
             persona = persona.model_copy(update={"voice": overrides["voice"]})
         return persona
 
-    async def start_session(self, stream: MediaStreamCall, params: dict[str, Any]) -> Session:
+    async def start_session(self, stream: MediaStreamCall, params: dict[str, Any]) -> Session | None:
+        """The call's Session, or None when the process is at capacity (the stream is then closed)."""
         call_sid = stream.call_sid or ""
+        if not self.admission.admit(call_sid, CHANNEL):
+            return None
         overrides = await self._number_settings(str(params.get("to", "")))
         persona = self._persona_for(overrides)
         session = Session(
@@ -164,6 +174,7 @@ class Phone:
         return session
 
     async def end_session(self, stream: MediaStreamCall) -> None:
+        self.admission.release(stream.call_sid or "")
         call = self.calls.pop(stream.call_sid or "", None)
         if call is None:
             return

@@ -22,6 +22,14 @@ def connect_stream(stream_url: str, parameters: dict[str, str]) -> str:
     return str(response)
 
 
+def busy(message: str) -> str:
+    """At capacity: say so, then hang up (a clean end of the call, not silence)."""
+    response = VoiceResponse()
+    response.say(message)
+    response.hangup()
+    return str(response)
+
+
 def dial(number: str) -> str:
     """Replace the call's TwiML with a <Dial>: the transfer the LLM asked for."""
     response = VoiceResponse()

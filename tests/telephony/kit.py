@@ -87,6 +87,7 @@ async def phone_line(
     token_ttl_s: float = 60.0,
     database_url: str | None = None,
     dispatch_jobs=None,
+    max_conversations: int = 100,  # instant scripted providers: capacity is not what is under test
 ) -> AsyncIterator[Line]:
     stt, llm, tts = stt or ScriptedStt(), llm or ScriptedLlm(), tts or ScriptedTts()
     providers = providers or Providers(stt=stt, llm=llm, tts=tts)
@@ -97,6 +98,7 @@ async def phone_line(
         data_dir=tmp_path,
         persona="quiet",
         personas_path=tmp_path / "personas",
+        max_conversations=max_conversations,
         public_url=f"http://127.0.0.1:{port}",
         admin_token=SecretStr(admin_token),
         # Silence alone by default: scripted audio then ends turns at a known point.
