@@ -15,6 +15,7 @@ import logging
 import discord
 from discord.ext import commands
 
+from agent_core.admission import Admission
 from agent_core.persona import list_personas
 from agent_core.providers import Providers
 from agent_core.settings import Settings
@@ -37,12 +38,12 @@ def bot_intents() -> discord.Intents:
 
 
 class ParleyBot(commands.AutoShardedBot):
-    def __init__(self, settings: Settings, providers: Providers, db: Database) -> None:
+    def __init__(self, settings: Settings, providers: Providers, db: Database, admission: Admission | None = None) -> None:
         super().__init__(command_prefix=commands.when_mentioned, intents=bot_intents(), help_command=None)
         self.settings = settings
         self.providers = providers
         self.db = db
-        self.voice_service = VoiceService(settings, providers, db)
+        self.voice_service = VoiceService(settings, providers, db, admission)
 
     async def setup_hook(self) -> None:
         await self.db.migrate()

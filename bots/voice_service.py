@@ -7,6 +7,7 @@ import logging
 
 import discord
 
+from agent_core.admission import Admission
 from agent_core.persona import PersonaError, load_persona
 from agent_core.providers import Providers
 from agent_core.settings import Settings
@@ -26,10 +27,12 @@ GUILD_TURN_KEYS = ("end_of_turn_silence_ms", "end_of_turn_signals", "incomplete_
 
 
 class VoiceService:
-    def __init__(self, settings: Settings, providers: Providers, db: Database) -> None:
+    def __init__(self, settings: Settings, providers: Providers, db: Database, admission: Admission | None = None) -> None:
         self.settings = settings
         self.providers = providers
         self.db = db
+        # Shared with the other channels when the bot runs inside `parley serve`.
+        self.admission = admission or Admission(settings.conversation_limit)
         self.conversations: dict[int, ChannelConversation] = {}
         self._closing: set[asyncio.Task[None]] = set()
 
@@ -61,9 +64,13 @@ class VoiceService:
         if me is not None and not channel.permissions_for(me).speak:
             raise VoiceError(f"I am not allowed to speak in {channel.mention}.")
         await self.leave(guild)
+        place = _place(guild.id)
+        if not self.admission.admit(place, "discord"):
+            raise VoiceError("I'm busy in too many conversations right now; please try again in a few minutes.")
         try:
             voice = await channel.connect(cls=ListeningVoiceClient, timeout=CONNECT_TIMEOUT_S, self_deaf=False)
         except (discord.ClientException, TimeoutError) as exc:
+            self.admission.release(place)
             raise VoiceError(f"Could not connect to {channel.mention}: {exc}") from exc
         stored, session_settings = await self._session_settings(guild.id)
         conversation = ChannelConversation(
@@ -87,6 +94,7 @@ class VoiceService:
         if self.conversations.get(guild_id) is not conversation:
             return  # already left through /leave or replaced by a newer /join
         del self.conversations[guild_id]
+        self.admission.release(_place(guild_id))
         log.info("voice connection in guild %s is over; ending its conversation", guild_id)
         task = asyncio.get_running_loop().create_task(conversation.stop())
         self._closing.add(task)
@@ -94,6 +102,7 @@ class VoiceService:
 
     async def leave(self, guild: discord.Guild) -> bool:
         conversation = self.conversations.pop(guild.id, None)
+        self.admission.release(_place(guild.id))
         if conversation is not None:
             await conversation.stop()
         voice = guild.voice_client
@@ -141,6 +150,12 @@ class VoiceService:
     async def close(self) -> None:
         for guild_id in list(self.conversations):
             conversation = self.conversations.pop(guild_id)
+            self.admission.release(_place(guild_id))
             await conversation.stop()
             await conversation.voice.disconnect(force=True)
         await asyncio.gather(*self._closing, return_exceptions=True)
+
+
+def _place(guild_id: int) -> str:
+    """A guild's place among the process's conversations: one voice channel per guild."""
+    return f"discord-{guild_id}"

@@ -51,13 +51,13 @@ def require_admin_if_set(
         require_admin(request, credentials)
 
 
-def _start_discord(settings: Settings, providers: Providers, db: Database, token: str | None):
+def _start_discord(settings: Settings, providers: Providers, db: Database, token: str | None, admission: Admission):
     """The Discord bot beside the phone line, in the same process and event loop."""
     if not token:
         return None
     from bots.bot import ParleyBot
 
-    bot = ParleyBot(settings, providers, db)
+    bot = ParleyBot(settings, providers, db, admission)
 
     async def run() -> None:
         try:
@@ -93,7 +93,7 @@ def create_app(
             log.warning("!!! Twilio signature checks are OFF (PARLEY_TWILIO_VALIDATE_SIGNATURES=false): local development only !!!")
         await db.migrate()
         await providers.load()  # no-op when the caller loaded them already
-        discord_task = _start_discord(settings, providers, db, discord_token)
+        discord_task = _start_discord(settings, providers, db, discord_token, admission)
         retention = asyncio.create_task(_keep_recordings_within_retention(phone, settings), name="retention")
         yield
         retention.cancel()

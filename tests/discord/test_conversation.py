@@ -2,6 +2,8 @@
 
 import asyncio
 
+import pytest
+
 from agent_core import events as ev
 from agent_core.persona import Persona
 from agent_core.providers import Providers
@@ -105,3 +107,21 @@ async def test_guild_turn_settings_go_over_the_persona_ones(tmp_path):
     assert settings.turn.incomplete_max_silence_ms == 4000  # the persona's
     assert settings.turn.end_of_turn_silence_ms == 900  # the guild's, over the persona's 1500
     assert settings.turn.end_of_turn_signals == "silence"
+
+
+async def test_join_says_busy_when_the_process_is_at_capacity(tmp_path):
+    """The place count is shared with the phone line and Realtime sessions of the same process."""
+    from types import SimpleNamespace
+
+    from agent_core.admission import Admission
+    from agent_core.settings import Settings
+    from bots.voice_service import VoiceError, VoiceService
+
+    admission = Admission(1)
+    assert admission.admit("CA-on-the-phone", "phone")
+    service = VoiceService(Settings(data_dir=tmp_path), providers=None, db=None, admission=admission)
+    guild = SimpleNamespace(id=7, me=None, voice_client=None)
+    with pytest.raises(VoiceError, match="busy"):
+        await service.join(guild, SimpleNamespace(mention="#general"))
+    admission.release("CA-on-the-phone")
+    assert admission.admit("discord-7", "discord")  # the refused join kept nothing
