@@ -38,11 +38,21 @@ class WriteQueueFull(RuntimeError):
     pass
 
 
+# What an OperationalError says when the database is busy or unreachable, rather than refusing the
+# write itself (a missing column is an OperationalError too, and retrying it would never end).
+_UNREACHABLE = ("database is locked", "unable to open database", "connect", "server closed", "terminat",
+                "shutting down", "starting up", "timeout", "timed out")
+
+
 def is_outage(exc: BaseException) -> bool:
-    """The database could not be reached (as opposed to a write it refused)."""
+    """The database could not be reached or was busy (as opposed to a write it refused)."""
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
-    return isinstance(exc, OperationalError | InterfaceError | DatabaseUnavailable | OSError | TimeoutError)
+    if isinstance(exc, OperationalError):
+        message = str(exc.orig or exc).lower()
+        return any(phrase in message for phrase in _UNREACHABLE)
+    # A server that is down fails the connection itself: asyncpg raises ConnectionRefusedError.
+    return isinstance(exc, InterfaceError | DatabaseUnavailable | OSError | TimeoutError)
 
 
 class RecordWriter:
