@@ -28,10 +28,11 @@ REMOTE_CONVERSATIONS_PER_CORE = 40
 
 
 def default_limit(embedded_models: bool, cores: int | None = None) -> int:
-    """The rule: embedded models share the CPU with every call, so a few (half the cores, at
-    least two); with remote model services, many (40 per core)."""
+    """The rule: embedded models share the CPU with every call, so a few: one per two cores
+    (bench/admission.py on 2 cores: a second concurrent call pushed voice-to-voice p99 to 1.8x
+    the single call's); with remote model services, many (40 per core)."""
     cores = cores or os.cpu_count() or 1
-    return max(2, cores // 2) if embedded_models else REMOTE_CONVERSATIONS_PER_CORE * cores
+    return max(1, cores // 2) if embedded_models else REMOTE_CONVERSATIONS_PER_CORE * cores
 
 
 class Admission:

@@ -40,7 +40,7 @@ def test_a_stream_without_a_held_place_needs_a_free_one():
 
 
 def test_the_default_limit_follows_the_providers():
-    assert default_limit(embedded_models=True, cores=2) == 2
+    assert default_limit(embedded_models=True, cores=2) == 1
     assert default_limit(embedded_models=True, cores=16) == 8
     assert default_limit(embedded_models=False, cores=2) == 80
     remote = {"stt": {"backend": "remote", "url": "http://x"}, "tts": {"backend": "remote", "url": "http://x"},
