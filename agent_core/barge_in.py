@@ -12,6 +12,7 @@ interruption and the reply ends with only its heard part in history.
 from __future__ import annotations
 
 import enum
+import logging
 import re
 from dataclasses import dataclass, field
 
@@ -28,6 +29,8 @@ DEFAULT_BACKCHANNELS: dict[str, list[str]] = {
     "de": ["ja", "genau", "okay", "ok", "mhm", "hm", "aha", "stimmt", "alles klar"],
     "es": ["sí", "si", "vale", "claro", "ajá", "ok", "mm", "ya"],
 }
+
+log = logging.getLogger(__name__)
 
 
 class BargeInSettings(BaseModel):
@@ -96,7 +99,8 @@ async def read_sound(stt: SttStream | None, language: str, settings: BargeInSett
     """(resume the reply?, what was heard): yes for no words or only a backchannel."""
     try:
         text = await stt.text_so_far() if stt is not None else None
-    except Exception:
+    except Exception as exc:
+        log.warning("could not read what was said over the reply (%s): taking it as an interruption", exc)
         text = None
     if text is None:  # no way to tell (no transcript before the turn ends): treat it as the interruption it may be
         return False, ""

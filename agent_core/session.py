@@ -29,6 +29,7 @@ from agent_core.llm.base import LanguageModel, Message
 from agent_core.metrics import TurnLatency, turn_latency
 from agent_core.persona import Persona
 from agent_core.playback import PlaybackChunk, PlaybackQueue, SpokenReply
+from agent_core.prompt import prompt_messages
 from agent_core.session_barge_in import SessionBargeIn
 from agent_core.session_settings import SessionSettings
 from agent_core.smart_turn import SmartTurn
@@ -374,15 +375,7 @@ class Session(SessionBargeIn):
         return emit
 
     def _prompt(self) -> list[Message]:
-        # Only the last few messages reach the model; older ones would only cost memory (a Discord
-        # channel may talk for days), so keep a margin and let the rest go.
-        excess = len(self.history) - 4 * self.settings.max_history_messages
-        if excess > 0:
-            del self.history[:excess]
-        recent = self.history[-self.settings.max_history_messages :]
-        while recent and recent[0]["role"] == "tool":  # never start on an orphaned tool result
-            recent = recent[1:]
-        return [{"role": "system", "content": self.persona.system_prompt}, *recent]
+        return prompt_messages(self.persona.system_prompt, self.history, self.settings.max_history_messages)
 
     def _labelled(self, speaker: str, text: str) -> str:
         return f"{speaker}: {text}" if self.label_speakers else text
