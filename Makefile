@@ -19,8 +19,8 @@ SYSTEM_PACKAGES      := libopus0 ffmpeg
 TEST_SYSTEM_PACKAGES := chromium binutils postgresql nodejs openssl
 
 # llama-cpp-python ships only as source. Build it portable: AVX2/FMA/F16C, which every x86-64
-# CPU of the last decade has, and never -march=native (GGML_NATIVE), AVX-512 or AMX: a native
-# build on an AMX Xeon segfaults on its first prompt, and a wheel built for one CPU must not
+# CPU of the last decade has, and never a build tuned to the compiling CPU (GGML_NATIVE), AVX-512
+# or AMX: a tuned build on an AMX Xeon segfaults on its first prompt, and a wheel built for one CPU must not
 # reach another. Lean: only the library Parley loads (no server, tools, examples, multimodal).
 LLAMA_VERSION    := 0.3.36
 LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
