@@ -100,10 +100,13 @@ async def test_words_over_the_reply_still_stop_it(tmp_path, providers, jfk_openi
 
 async def test_a_wordless_burst_over_the_reply_does_not_lose_it(tmp_path, providers, jfk, jfk_opening):
     """A cough-like sound: 0.3 s of JFK played backwards, voiced and loud enough for the VAD to call it
-    speech (a barge-in), with no words in it for Whisper to find."""
+    speech (a barge-in), with no real words in it. Whisper reads it as nothing on some CPUs and as a
+    backchannel-like sound ("mm", "oh") on others; either way it is not a new caller turn and the reply goes on."""
     samples = jfk.to_float32()[int(5.5 * 16000) : int(5.8 * 16000)][::-1].copy()
     burst = resample(AudioFrame.from_float32(samples, 16000), 8000)
     report, call = await call_with_sound_over_the_reply(tmp_path, providers, jfk_opening, burst)
     assert report.clears >= 1  # the VAD took it for speech: the bot went quiet at once
-    assert [t["role"] for t in call["turns"]] == ["user", "assistant"], call["turns"]
-    assert call["turns"][1]["text"] == LONG_REPLY and not call["turns"][1]["interrupted"]
+    roles = [t["role"] for t in call["turns"]]
+    assert roles in (["user", "assistant"], ["user", "backchannel", "assistant"]), call["turns"]
+    answer = call["turns"][-1]
+    assert answer["text"] == LONG_REPLY and not answer["interrupted"]
