@@ -1,4 +1,19 @@
-"""What the Session needs from a channel adapter (Twilio, Discord, browser)."""
+"""The contract between a channel adapter (Twilio, Discord, the in-process demo) and the core.
+
+An adapter provides a `Channel`: the rate it plays at, and `flush` to drop what it has buffered
+when someone talks over the agent. It opens its conversation with `Conversations.open` (which
+builds the Session) and closes it with `Conversations.close` when the line, the voice connection
+or the socket is gone. In between it
+
+- feeds what it hears: `session.push_audio(speaker, frame)` (and `push_text` for keypresses);
+- plays `async for chunk in session.audio_out()`: every chunk in order, never one of a reply that
+  is finished or was interrupted;
+- reports `session.audio_played(chunk)` once the listener has heard a chunk (Twilio's mark echo,
+  Discord's player), which is how the record knows what was heard and where a reply was cut.
+
+The Realtime API is the exception that proves the rule: its client decides when a turn ends and
+a response starts, so it opens with `Conversations.open_client_driven` and reports its own events.
+"""
 
 from __future__ import annotations
 

@@ -39,8 +39,7 @@ class LocalChannel:
         self.flushes += 1
 
     async def pump(self, session: Session) -> None:
-        while True:
-            chunk = await session.next_audio()
+        async for chunk in session.audio_out():
             if self.speed:
                 await asyncio.sleep(chunk.frame.duration_s / self.speed)
             self.played.append((chunk.reply.turn, chunk.frame))

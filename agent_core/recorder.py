@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from agent_core import events as ev
-from agent_core.session import Session
 from agent_core.storage import Database
-from agent_core.storage.jobs import JobStore
+from agent_core.storage.jobs import POST_CALL_KINDS, JobStore
 from agent_core.storage.writer import RecordWriter
 
 log = logging.getLogger(__name__)
@@ -29,20 +29,26 @@ class ConversationStart:
 
     channel: str
     external_id: str
-    persona: str
+    persona: str = ""  # filled in when the conversation opens with its persona
     caller: str | None = None
     callee: str | None = None
     direction: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
 
 
+class EventSource(Protocol):
+    """What reports a conversation's events: a Session, or a channel whose client drives the turns."""
+
+    def subscribe(self, listener: Callable[[ev.SessionEvent], None]) -> None: ...
+
+
 class ConversationRecorder:
-    def __init__(self, writer: RecordWriter, start: ConversationStart, session: Session) -> None:
+    def __init__(self, writer: RecordWriter, start: ConversationStart, events: EventSource) -> None:
         self.writer = writer
         self.start = start
         self.conversation_id: asyncio.Future[int] = writer.submit(self._start)
         self._last_write: asyncio.Future[Any] = self.conversation_id
-        session.subscribe(self._on_event)
+        events.subscribe(self._on_event)
 
     async def _start(self, db: Database) -> int:
         s = self.start
@@ -82,9 +88,9 @@ class ConversationRecorder:
     def merge_meta(self, meta: dict[str, Any]) -> None:
         self._submit(lambda db, conversation_id: db.merge_meta(conversation_id, meta))
 
-    def queue_post_call_jobs(self) -> asyncio.Future[Any]:
+    def queue_post_call_jobs(self, kinds: tuple[str, ...] = POST_CALL_KINDS) -> asyncio.Future[Any]:
         """Transcript and summary, for a worker process to run once the record is complete."""
-        self._submit(lambda db, conversation_id: JobStore(db).enqueue(conversation_id))
+        self._submit(lambda db, conversation_id: JobStore(db).enqueue(conversation_id, kinds))
         return self._last_write
 
     def end(self, *, status: str = "completed", stats: dict[str, Any] | None = None) -> asyncio.Future[Any]:

@@ -16,7 +16,7 @@ import enum
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
 from agent_core import events as ev
@@ -219,14 +219,18 @@ class Session(SessionBargeIn):
         self._barge_in(speaker, self._clock(), hold=False)
 
 
-    async def next_audio(self) -> PlaybackChunk:
-        """The next chunk to play; the adapter calls `audio_played` once it was heard."""
-        chunk = await self.playback.get()
-        self._hold.handed_out(chunk)
-        if not chunk.reply.handed_out:
-            chunk.reply.handed_out = True
-            self._emit(ev.FirstAudioOut(t=self._clock(), turn=chunk.reply.turn))
-        return chunk
+    async def audio_out(self) -> AsyncIterator[PlaybackChunk]:
+        """The channel contract's output: every chunk to play, in order, never one of a reply that
+        is finished or interrupted; the adapter calls `audio_played` once a chunk was heard."""
+        while not self._closed:
+            chunk = await self.playback.get()
+            if chunk.reply.finished:  # interrupted while it waited in the queue
+                continue
+            self._hold.handed_out(chunk)
+            if not chunk.reply.handed_out:
+                chunk.reply.handed_out = True
+                self._emit(ev.FirstAudioOut(t=self._clock(), turn=chunk.reply.turn))
+            yield chunk
 
     def audio_played(self, chunk: PlaybackChunk) -> None:
         for tap in self._audio_taps:

@@ -76,10 +76,18 @@ class RecordingSettings(BaseModel):
     # a call may need the caller's consent where you operate: say so in the greeting, or turn it off
     # here, per number (number setting `record`), or per persona (`record = false`).
     phone: bool = True
+    # Discord channels and browser sessions keep their words (the record) but not their audio
+    # unless turned on here, per guild (`/config record`) or per persona.
+    discord: bool = False
+    web: bool = False
     # Where recordings go (default: data_dir/recordings; on Modal, the mounted Volume).
     directory: Path | None = None
     # Recordings older than this are deleted (checked at start and every few hours); 0 keeps them.
     retention_days: float = 30.0
+
+    def for_channel(self, channel: str) -> bool:
+        """Whether a channel's conversations are recorded by default."""
+        return {"phone": self.phone, "discord": self.discord, "web": self.web}.get(channel, False)
 
 
 class JobSettings(BaseModel):

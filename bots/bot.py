@@ -15,10 +15,8 @@ import logging
 import discord
 from discord.ext import commands
 
-from agent_core.admission import Admission
+from agent_core.conversations import Conversations
 from agent_core.persona import list_personas
-from agent_core.providers import Providers
-from agent_core.settings import Settings
 from agent_core.storage import Database
 from bots.commands import ParleyCommands
 from bots.guild_voices import GuildVoices
@@ -38,12 +36,14 @@ def bot_intents() -> discord.Intents:
 
 
 class ParleyBot(commands.AutoShardedBot):
-    def __init__(self, settings: Settings, providers: Providers, db: Database, admission: Admission | None = None) -> None:
+    def __init__(self, conversations: Conversations) -> None:
         super().__init__(command_prefix=commands.when_mentioned, intents=bot_intents(), help_command=None)
-        self.settings = settings
-        self.providers = providers
-        self.db = db
-        self.voice_service = VoiceService(settings, providers, db, admission)
+        if conversations.db is None:
+            raise ValueError("the Discord bot keeps its guilds' settings in a database: give it one")
+        self.settings = conversations.settings
+        self.providers = conversations.providers
+        self.db: Database = conversations.db
+        self.voice_service = VoiceService(conversations)
 
     async def setup_hook(self) -> None:
         await self.db.migrate()

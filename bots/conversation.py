@@ -14,11 +14,9 @@ from typing import Any
 
 import discord
 
-from agent_core import logs, telemetry
+from agent_core import logs
 from agent_core.audio.frames import AudioFrame
-from agent_core.persona import Persona
-from agent_core.providers import Providers
-from agent_core.session import Session, SessionSettings
+from agent_core.session import Session
 from bots.decrypt_health import DecryptHealth
 from bots.playback import QueuedAudioSource
 from bots.voice_client import ListeningVoiceClient
@@ -32,31 +30,12 @@ REPLY_MODES = ("always", "addressed")
 class ChannelConversation:
     output_sample_rate = DISCORD_RATE  # the Channel protocol: the Session speaks 48 kHz to us
 
-    def __init__(
-        self,
-        voice: ListeningVoiceClient,
-        providers: Providers,
-        persona: Persona,
-        settings: SessionSettings,
-        *,
-        reply_mode: str = "always",
-        wake_name: str = "parley",
-    ) -> None:
+    def __init__(self, voice: ListeningVoiceClient, *, reply_mode: str = "always", wake_name: str = "parley") -> None:
         self.voice = voice
         self.guild: discord.Guild = voice.guild
         logs.bind(guild_id=self.guild.id, channel_id=getattr(voice.channel, "id", None))
         loop = asyncio.get_running_loop()
         self.source = QueuedAudioSource(loop, self._played)
-        self.session = Session(
-            stt=providers.stt,
-            llm=providers.llm,
-            tts=providers.tts,
-            persona=persona,
-            channel=self,
-            settings=settings,
-            label_speakers=True,
-        )
-        telemetry.watch_session(self.session, "discord")
         self.receiver = VoiceReceiver(
             loop,
             keys=voice.transport_keys,
@@ -66,14 +45,27 @@ class ChannelConversation:
             health=DecryptHealth(self.guild.id),
         )
         self.speakers_heard: dict[int, str] = {}
-        self.set_reply_mode(reply_mode, wake_name)
+        self._session: Session | None = None
         self._pump: asyncio.Task[None] | None = None
+        self.set_reply_mode(reply_mode, wake_name)
+
+    @property
+    def session(self) -> Session:
+        if self._session is None:
+            raise RuntimeError("the conversation has no Session yet: attach() one first")
+        return self._session
+
+    def attach(self, session: Session) -> None:
+        """The Session that speaks through this channel (built by Conversations.open with it)."""
+        self._session = session
+        self.set_reply_mode(self.reply_mode, self.wake_name)
 
     def set_reply_mode(self, mode: str, wake_name: str) -> None:
         if mode not in REPLY_MODES:
             raise ValueError(f"reply mode must be one of {REPLY_MODES}, not {mode!r}")
         self.reply_mode, self.wake_name = mode, wake_name.lower()
-        self.session.reply_filter = None if mode == "always" else self._addressed
+        if self._session is not None:
+            self._session.reply_filter = None if mode == "always" else self._addressed
 
     def _addressed(self, speaker: str, text: str) -> bool:
         return self.wake_name in text.lower()
@@ -84,10 +76,15 @@ class ChannelConversation:
         await self.session.start()
 
     async def stop(self) -> None:
+        """Stop hearing and playing; the Session is closed with its conversation."""
         if self._pump is not None:
             self._pump.cancel()
         self.receiver.health.close()
-        await self.session.close()
+
+    def stats(self) -> dict[str, Any]:
+        """Kept with the conversation's record: who was heard (Discord user ids) and what was dropped."""
+        return {"speakers": {name: user_id for user_id, name in self.speakers_heard.items()},
+                "receive": dict(self.receiver.stats)}
 
     # ----- in ----------------------------------------------------------------
 
@@ -105,10 +102,7 @@ class ChannelConversation:
     # ----- out ---------------------------------------------------------------
 
     async def _play_replies(self) -> None:
-        while True:
-            chunk = await self.session.next_audio()
-            if chunk.reply.finished:  # interrupted between the queue and the player
-                continue
+        async for chunk in self.session.audio_out():
             self.source.put(chunk)
             if not self.voice.is_playing():
                 await self.voice.wait_until_can_speak()  # never in the clear, and not while reconnecting

@@ -232,6 +232,7 @@ def discord_bot() -> None:
     """Run the Discord bot (DISCORD_TOKEN). `parley serve` runs it too when the token is set."""
     import discord
 
+    from agent_core.conversations import Conversations
     from agent_core.providers import build_providers
     from agent_core.settings import Settings
     from agent_core.storage import Database
@@ -241,11 +242,17 @@ def discord_bot() -> None:
     token = settings.discord_token.get_secret_value().strip() if settings.discord_token else ""
     if not token:
         raise fail("DISCORD_TOKEN is not set: create a bot application and copy its token (README, section Discord)")
-    bot = ParleyBot(settings, build_providers(settings), Database.for_data_dir(settings.data_dir, settings.database_url))
+    db = Database.for_data_dir(settings.data_dir, settings.database_url)
+    conversations = Conversations(settings, build_providers(settings), db)
+    bot = ParleyBot(conversations)
 
     async def run() -> None:
-        async with bot:
-            await bot.start(token)
+        try:
+            async with bot:
+                await bot.start(token)
+        finally:
+            await conversations.aclose()  # the records of the last conversations land before exit
+            await db.close()
 
     try:
         asyncio.run(run())

@@ -6,58 +6,33 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated
+from typing import Any
 
-from fastapi import Depends, FastAPI, HTTPException, Request, Response
-from fastapi.responses import FileResponse
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import Depends, FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from agent_core import telemetry
-from agent_core.access import token_matches
-from agent_core.admission import Admission
+from agent_core.conversations import Conversations, JobDispatcher
 from agent_core.providers import Providers
 from agent_core.settings import Settings
-from agent_core.storage import ConversationRecord, Database
-from agent_core.storage.jobs import JobRecord, JobStore
+from agent_core.storage import Database
+from parley.api_routes import require_admin_if_set
+from parley.api_routes import router as api_router
 from parley.talk_routes import router as talk_router
 from telephony.config import TwilioSettings
-from telephony.phone import CHANNEL as TWILIO
-from telephony.phone import JobDispatcher, Phone
+from telephony.phone import Phone
 from telephony.rest import TwilioRest
 from telephony.routes import router as twilio_router
 
 log = logging.getLogger(__name__)
-bearer = HTTPBearer(auto_error=False)
 
 
-def require_admin(
-    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
-) -> None:
-    expected = request.app.state.settings.admin_token
-    if expected is None:
-        raise HTTPException(status_code=403, detail="the admin API is off: set PARLEY_ADMIN_TOKEN")
-    if not token_matches(credentials.credentials if credentials else None, expected):
-        request.app.state.phone.refusals += 1
-        telemetry.refused("bad_admin_token")
-        raise HTTPException(status_code=401, detail="invalid admin token", headers={"WWW-Authenticate": "Bearer"})
-
-
-def require_admin_if_set(
-    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
-) -> None:
-    """/metrics: open when no admin token is set (a scraper on the same host), the admin token otherwise."""
-    if request.app.state.settings.admin_token is not None:
-        require_admin(request, credentials)
-
-
-def _start_discord(settings: Settings, providers: Providers, db: Database, token: str | None, admission: Admission):
+def _start_discord(conversations: Conversations, token: str | None) -> tuple[Any, asyncio.Task[None]] | None:
     """The Discord bot beside the phone line, in the same process and event loop."""
     if not token:
         return None
     from bots.bot import ParleyBot
 
-    bot = ParleyBot(settings, providers, db, admission)
+    bot = ParleyBot(conversations)
 
     async def run() -> None:
         try:
@@ -82,10 +57,10 @@ def create_app(
     db = db or Database.for_data_dir(settings.data_dir, settings.database_url)
     if rest is None and twilio.has_credentials:
         rest = TwilioRest(twilio.account_sid, twilio.auth_token.get_secret_value())  # type: ignore[union-attr]
-    # One limit for every channel of the process (agent_core/admission.py explains the default).
-    admission = Admission(settings.conversation_limit)
-    phone = Phone(settings=settings, twilio=twilio, providers=providers, db=db, rest=rest, dispatch_jobs=dispatch_jobs,
-                  admission=admission)
+    # Every channel of the process opens its conversations here: one limit (agent_core/admission.py
+    # explains the default), one record, one recording store.
+    conversations = Conversations(settings, providers, db, dispatch_jobs=dispatch_jobs)
+    phone = Phone(settings=settings, twilio=twilio, conversations=conversations, rest=rest)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -93,8 +68,8 @@ def create_app(
             log.warning("!!! Twilio signature checks are OFF (PARLEY_TWILIO_VALIDATE_SIGNATURES=false): local development only !!!")
         await db.migrate()
         await providers.load()  # no-op when the caller loaded them already
-        discord_task = _start_discord(settings, providers, db, discord_token, admission)
-        retention = asyncio.create_task(_keep_recordings_within_retention(phone, settings), name="retention")
+        discord_task = _start_discord(conversations, discord_token)
+        retention = asyncio.create_task(_keep_recordings_within_retention(conversations), name="retention")
         yield
         retention.cancel()
         if discord_task is not None:
@@ -107,11 +82,12 @@ def create_app(
     app = FastAPI(title="Parley", lifespan=lifespan)
     app.state.settings = settings
     app.state.phone = phone
-    app.state.admission = admission
+    app.state.conversations = conversations
     app.state.db = db
     app.state.providers = providers
     app.include_router(twilio_router)
     app.include_router(talk_router)
+    app.include_router(api_router)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, object]:
@@ -121,52 +97,20 @@ def create_app(
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-    @app.get("/api/calls/{call_sid}", dependencies=[Depends(require_admin)])
-    async def get_call(call_sid: str) -> ConversationWithJobs:
-        record = await db.get_conversation(channel=TWILIO, external_id=call_sid)
-        if record is None:
-            raise HTTPException(status_code=404, detail="no such call")
-        jobs = await JobStore(db).for_conversation(record.id)
-        return ConversationWithJobs(**record.model_dump(), jobs=jobs, cost=conversation_cost(jobs))
-
-    @app.get("/api/jobs/{job_id}", dependencies=[Depends(require_admin)])
-    async def get_job(job_id: int) -> JobRecord:
-        job = await JobStore(db).get(job_id)
-        if job is None:
-            raise HTTPException(status_code=404, detail="no such job")
-        return job
-
-    @app.get("/api/calls/{call_sid}/recording", dependencies=[Depends(require_admin)])
-    async def get_call_recording(call_sid: str) -> FileResponse:
-        path = await phone.recordings.find(TWILIO, call_sid)
-        if path is None:
-            raise HTTPException(status_code=404, detail="no recording of this call (not recorded, or past retention)")
-        return FileResponse(path, media_type="audio/wav", filename=f"{call_sid}.wav")
-
     return app
-
-
-class ConversationWithJobs(ConversationRecord):
-    jobs: list[JobRecord]
-    # What its post-call work cost, summed over its jobs (measured seconds times the price table).
-    cost: dict[str, float]
-
-
-def conversation_cost(jobs: list[JobRecord]) -> dict[str, float]:
-    keys = ("cpu_seconds", "gpu_seconds", "usd")
-    return {key: round(sum(float((job.cost or {}).get(key, 0.0)) for job in jobs), 8) for key in keys}
 
 
 # How often old recordings are swept away; retention is counted in days.
 RETENTION_SWEEP_S = 6 * 3600
 
 
-async def _keep_recordings_within_retention(phone: Phone, settings: Settings) -> None:
-    if settings.recording.retention_days <= 0:
+async def _keep_recordings_within_retention(conversations: Conversations) -> None:
+    days = conversations.settings.recording.retention_days
+    if days <= 0:
         return
     while True:
         try:
-            await phone.recordings.delete_older_than(settings.recording.retention_days)
+            await conversations.recordings.delete_older_than(days)
         except OSError:
-            log.exception("retention sweep of %s failed", phone.recordings.root)
+            log.exception("retention sweep of %s failed", conversations.recordings.root)
         await asyncio.sleep(RETENTION_SWEEP_S)

@@ -7,7 +7,6 @@ their API key so). The Realtime protocol itself lives in the `realtime` package.
 
 from __future__ import annotations
 
-import asyncio
 from importlib.resources import files
 
 from fastapi import APIRouter, HTTPException, Request, WebSocket
@@ -15,10 +14,10 @@ from fastapi.responses import HTMLResponse, Response
 
 from agent_core import telemetry
 from agent_core.access import bearer_token, is_loopback_host, token_matches
-from agent_core.admission import Admission
-from agent_core.persona import load_persona
+from agent_core.conversations import WEB, Conversations
+from agent_core.recorder import ConversationStart
 from agent_core.settings import Settings
-from realtime import refuse_busy, serve_realtime
+from realtime import realtime_connection, refuse_busy
 
 router = APIRouter()
 _STATIC = files("parley") / "static"
@@ -60,14 +59,17 @@ async def realtime(websocket: WebSocket) -> None:
         telemetry.refused("bad_talk_token")
         await websocket.close(code=1008)  # refused before the upgrade: the client sees HTTP 403
         return
-    admission: Admission = app.state.admission
-    place = f"realtime-{id(websocket)}"
-    if not admission.admit(place, "realtime"):
+    conversations: Conversations = app.state.conversations
+    persona = await conversations.persona()
+    model = websocket.query_params.get("model") or "parley"
+    connection = realtime_connection(websocket, providers=app.state.providers, persona=persona,
+                                     session=settings.session, model=model)
+    start = ConversationStart(channel=WEB, external_id=connection.session_id, meta={"model": model})
+    conversation = conversations.open_client_driven(start, persona, connection)
+    if conversation is None:
         await refuse_busy(websocket)
         return
     try:
-        persona = await asyncio.to_thread(load_persona, settings.persona, settings.personas_dir)
-        await serve_realtime(websocket, providers=app.state.providers, persona=persona, session=settings.session,
-                             model=websocket.query_params.get("model") or "parley")
+        await connection.serve()
     finally:
-        admission.release(place)
+        await conversations.close(conversation)

@@ -3,6 +3,6 @@
 It imports agent_core only; the composition root (parley/) decides access and wires it in.
 """
 
-from realtime.endpoint import refuse_busy, serve_realtime
+from realtime.endpoint import realtime_connection, refuse_busy
 
-__all__ = ["refuse_busy", "serve_realtime"]
+__all__ = ["refuse_busy", "realtime_connection"]

@@ -13,12 +13,14 @@ import binascii
 import json
 import logging
 import time
+from collections.abc import Callable
 from contextlib import suppress
 from typing import Any
 
 from fastapi import WebSocket
 from starlette.websockets import WebSocketDisconnect
 
+from agent_core import events as ev
 from agent_core import logs, telemetry
 from agent_core.llm.base import LanguageModel
 from agent_core.stt.base import SpeechToText, SttStream
@@ -29,6 +31,7 @@ from realtime.conversation import Conversation, Item
 from realtime.input_audio import InputBuffer, SpeechStarted, SpeechStopped
 from realtime.items import parse_item, transcribe_item_audio
 from realtime.protocol import BETA_SERVER_NAMES, BETA_SILENT, CLIENT_ALIASES, ProtocolError, error_event, new_id
+from realtime.record import record_events
 from realtime.responder import DEFAULT_TIMEOUTS, LlmTimeouts, Response, ResponsePlan
 from realtime.session_config import (
     SessionConfig,
@@ -63,8 +66,18 @@ class RealtimeConnection:
         self._response_task: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[Any]] = set()
         self._speech_item_id: str | None = None  # the item the speech being heard will become
+        self._listeners: list[Callable[[ev.SessionEvent], None]] = []
+
+    def subscribe(self, listener: Callable[[ev.SessionEvent], None]) -> None:
+        """Hear the conversation's record events (agent_core.recorder.EventSource), sent at its end."""
+        self._listeners.append(listener)
 
     # ---- lifecycle -------------------------------------------------------------------------------
+    async def serve(self) -> None:
+        """Accept the socket and hold the conversation until the client leaves."""
+        await self.ws.accept()
+        await self.run()
+
     async def run(self) -> None:
         logs.bind(realtime_session=self.session_id)
         telemetry.ACTIVE_SESSIONS.labels(CHANNEL).inc()
@@ -87,6 +100,9 @@ class RealtimeConnection:
                 await task
         for stream in self.input.clear():
             await stream.aclose()
+        for event in record_events(self.conversation):
+            for listener in self._listeners:
+                listener(event)
 
     async def send(self, event: dict[str, Any]) -> None:
         if self._beta:
@@ -198,6 +214,9 @@ class RealtimeConnection:
     async def _clear(self, event: dict[str, Any]) -> None:
         for stream in self.input.clear():
             await stream.aclose()
+        for event in record_events(self.conversation):
+            for listener in self._listeners:
+                listener(event)
         await self.send({"type": "input_audio_buffer.cleared"})
 
     async def _commit_utterance(self, utterance: SttStream | None, item_id: str,
@@ -308,6 +327,8 @@ class RealtimeConnection:
             self._response = response
             await response.run(self.conversation.messages())
             observe_response(response)
+            for item in response.output:
+                item.latency_ms = response.latencies_ms
 
         task = asyncio.create_task(run())
         self._response_task = task

@@ -20,6 +20,7 @@ class Item:
     wire: dict[str, Any]  # the item as the client sees it (GA shape)
     sentences: list[Segment] = field(default_factory=list)  # spoken assistant items only
     output_rate: int = 24000  # the rate `sentences` count samples at
+    latency_ms: dict[str, int] = field(default_factory=dict)  # an assistant item's response latencies
 
     @property
     def id(self) -> str:
@@ -87,7 +88,7 @@ class Conversation:
         for item in self.items:
             wire = item.wire
             if wire["type"] == "message":
-                text = " ".join(t for part in wire.get("content") or [] if (t := _part_text(part)))
+                text = " ".join(t for part in wire.get("content") or [] if (t := part_text(part)))
                 if text.strip():
                     role = wire["role"] if wire["role"] in ("user", "assistant", "system") else "user"
                     messages.append({"role": role, "content": text})
@@ -104,7 +105,7 @@ class Conversation:
         return messages
 
 
-def _part_text(part: dict[str, Any]) -> str | None:
+def part_text(part: dict[str, Any]) -> str | None:
     if part.get("type") in ("input_text", "output_text", "text"):
         return part.get("text")
     return part.get("transcript")  # input_audio / output_audio: what was said, as text

@@ -35,14 +35,12 @@ async def refuse_busy(websocket: WebSocket) -> None:
     await websocket.close(code=1013, reason="at capacity")
 
 
-async def serve_realtime(websocket: WebSocket, *, providers: Providers, persona: Persona,
-                         session: SessionSettings, model: str) -> None:
-    """Accept the socket and hold the Realtime conversation until the client leaves."""
-    await websocket.accept()
-    connection = RealtimeConnection(
+def realtime_connection(websocket: WebSocket, *, providers: Providers, persona: Persona,
+                        session: SessionSettings, model: str) -> RealtimeConnection:
+    """The connection for a socket not yet accepted: `await connection.serve()` holds it."""
+    return RealtimeConnection(
         websocket, stt=providers.stt, llm=providers.llm, tts=providers.tts,
         config=starting_config(persona, session, providers.stt.name), turn=session.turn, model=model,
         beta=wants_beta(websocket.headers), language=persona.language,
         timeouts=LlmTimeouts(first_token_s=session.llm_first_token_timeout_s, token_gap_s=session.llm_token_gap_timeout_s),
     )
-    await connection.run()

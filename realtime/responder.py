@@ -105,6 +105,10 @@ class Response:
         return self._timings.latencies_ms(self.plan.turn_ended_t)
 
     @property
+    def output(self) -> list[Item]:
+        return list(self._output)
+
+    @property
     def _speaks(self) -> bool:
         return "audio" in self.plan.output_modalities
 

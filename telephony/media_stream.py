@@ -245,10 +245,7 @@ class MediaStreamCall:
 
     async def _send_replies(self) -> None:
         assert self.session is not None
-        while True:
-            chunk = await self.session.next_audio()
-            if chunk.reply.finished:  # interrupted between queue and socket
-                continue
+        async for chunk in self.session.audio_out():
             payload = base64.b64encode(pcm16_to_ulaw(chunk.frame.pcm)).decode()
             name = str(chunk.id)
             self._pending_marks[name] = chunk

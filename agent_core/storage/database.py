@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import event, func, select
+from sqlalchemy import ColumnElement, event, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, InvalidRequestError, NoSuchModuleError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -232,23 +232,34 @@ class Database:
 
     async def get_conversation(self, *, channel: str, external_id: str) -> ConversationRecord | None:
         """The conversation with its turns in index order, or None."""
+        return await self._conversation_where(
+            ConversationRow.channel == channel, ConversationRow.external_id == external_id
+        )
+
+    async def get_conversation_by_id(self, conversation_id: int) -> ConversationRecord | None:
+        return await self._conversation_where(ConversationRow.id == conversation_id)
+
+    async def _conversation_where(self, *conditions: ColumnElement[bool]) -> ConversationRecord | None:
         async with self._sessions() as session:
             row = await session.scalar(
-                select(ConversationRow)
-                .where(ConversationRow.channel == channel, ConversationRow.external_id == external_id)
-                .options(selectinload(ConversationRow.turns))
+                select(ConversationRow).where(*conditions).options(selectinload(ConversationRow.turns))
             )
             if row is None:
                 return None
             return _conversation_record(row, [TurnRecord.model_validate(t) for t in row.turns])
 
-    async def list_conversations(self, *, channel: str | None = None, limit: int = 50) -> list[ConversationRecord]:
-        """Newest first (by started_at, then id), without turns."""
+    async def list_conversations(
+        self, *, channel: str | None = None, limit: int = 50, before: int | None = None
+    ) -> list[ConversationRecord]:
+        """Newest first (ids grow as conversations start), without turns; `before`: only older
+        than that conversation id, to page through them."""
         if limit < 1:
             return []
-        query = select(ConversationRow).order_by(ConversationRow.started_at.desc(), ConversationRow.id.desc())
+        query = select(ConversationRow).order_by(ConversationRow.id.desc())
         if channel is not None:
             query = query.where(ConversationRow.channel == channel)
+        if before is not None:
+            query = query.where(ConversationRow.id < before)
         async with self._sessions() as session:
             rows = (await session.scalars(query.limit(limit))).all()
             return [_conversation_record(row, []) for row in rows]

@@ -5,9 +5,9 @@ import asyncio
 import pytest
 
 from agent_core import events as ev
+from agent_core.conversations import Conversations
 from agent_core.persona import Persona
-from agent_core.providers import Providers
-from agent_core.session import SessionSettings
+from agent_core.session import Session, SessionSettings
 from agent_core.testing import ScriptedLlm, ScriptedStt, ScriptedTts
 from agent_core.turns import TurnSettings
 from bots.conversation import ChannelConversation
@@ -23,8 +23,10 @@ def conversation(llm, stt, *, reply_mode="always"):
     guild = FakeGuild({ALICE: ("Alice", False), BOB: ("Bob", False), MUSIC_BOT: ("Jukebox", True)})
     voice = FakeVoice(guild, PARLEY, dave=FakeDave({ALICE, BOB, MUSIC_BOT}))
     settings = SessionSettings(turn=TurnSettings(end_of_turn_signals="silence", min_speech_ms=96, end_of_turn_silence_ms=320))
-    providers = Providers(stt=stt, llm=llm, tts=ScriptedTts(sample_rate=24000))
-    return ChannelConversation(voice, providers, PERSONA, settings, reply_mode=reply_mode, wake_name="parley"), voice
+    talk = ChannelConversation(voice, reply_mode=reply_mode, wake_name="parley")
+    talk.attach(Session(stt=stt, llm=llm, tts=ScriptedTts(sample_rate=24000), persona=PERSONA, channel=talk,
+                        settings=settings, label_speakers=True))
+    return talk, voice
 
 
 async def test_members_are_heard_apart_and_the_bot_answers_in_the_channel(jfk_opening):
@@ -51,6 +53,7 @@ async def test_members_are_heard_apart_and_the_bot_answers_in_the_channel(jfk_op
     status_turns = talk.session.latencies()
     assert status_turns and status_turns[-1].voice_to_voice is not None
     await talk.stop()
+    await talk.session.close()
 
 
 async def test_addressed_mode_answers_only_when_named(jfk_opening):
@@ -69,6 +72,7 @@ async def test_addressed_mode_answers_only_when_named(jfk_opening):
         "Bob: Parley, who won?",
     ]
     await talk.stop()
+    await talk.session.close()
 
 
 async def test_a_member_talking_over_the_bot_interrupts_it(jfk_opening):
@@ -87,6 +91,7 @@ async def test_a_member_talking_over_the_bot_interrupts_it(jfk_opening):
     assert finished[0].interrupted and 0 < len(finished[0].heard_text) < len(finished[0].text)
     assert {"role": "assistant", "content": finished[0].heard_text} in llm.requests[1]
     await talk.stop()
+    await talk.session.close()
 
 
 async def test_guild_turn_settings_go_over_the_persona_ones(tmp_path):
@@ -102,11 +107,13 @@ async def test_guild_turn_settings_go_over_the_persona_ones(tmp_path):
     await db.set_guild_setting(7, "persona", "notes")
     await db.set_guild_setting(7, "end_of_turn_signals", "silence")
     await db.set_guild_setting(7, "end_of_turn_silence_ms", 900)
-    service = VoiceService(Settings(data_dir=tmp_path, personas_path=personas), providers=None, db=db)
-    _, settings = await service._session_settings(7)
+    conversations = Conversations(Settings(data_dir=tmp_path, personas_path=personas), providers=None, db=db)
+    _, overrides = await VoiceService(conversations)._overrides(7)
+    settings = conversations.session_settings(await conversations.persona(overrides), overrides)
     assert settings.turn.incomplete_max_silence_ms == 4000  # the persona's
     assert settings.turn.end_of_turn_silence_ms == 900  # the guild's, over the persona's 1500
     assert settings.turn.end_of_turn_signals == "silence"
+    await db.close()
 
 
 async def test_join_says_busy_when_the_process_is_at_capacity(tmp_path):
@@ -118,10 +125,10 @@ async def test_join_says_busy_when_the_process_is_at_capacity(tmp_path):
     from bots.voice_service import VoiceError, VoiceService
 
     admission = Admission(1)
-    assert admission.admit("CA-on-the-phone", "phone")
-    service = VoiceService(Settings(data_dir=tmp_path), providers=None, db=None, admission=admission)
+    assert admission.admit("phone:CA-on-the-phone", "phone")
+    service = VoiceService(Conversations(Settings(data_dir=tmp_path), providers=None, db=None, admission=admission))
     guild = SimpleNamespace(id=7, me=None, voice_client=None)
     with pytest.raises(VoiceError, match="busy"):
-        await service.join(guild, SimpleNamespace(mention="#general"))
-    admission.release("CA-on-the-phone")
-    assert admission.admit("discord-7", "discord")  # the refused join kept nothing
+        await service.join(guild, SimpleNamespace(id=8, mention="#general"))
+    admission.release("phone:CA-on-the-phone")
+    assert admission.in_use == 0  # the refused join kept nothing

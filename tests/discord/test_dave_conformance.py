@@ -18,20 +18,25 @@ from collections.abc import AsyncIterator
 
 import davey
 import discord
+import httpx
 import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
+from pydantic import SecretStr
 
 from agent_core import events as ev
 from agent_core.audio import AudioFrame
+from agent_core.conversations import Conversations
 from agent_core.providers import Providers
 from agent_core.settings import Settings
 from agent_core.storage import Database
 from agent_core.testing import ScriptedLlm, ScriptedStt, ScriptedTts
 from agent_core.turns import TurnSettings
+from bots.conversation import ChannelConversation
 from bots.voice_client import ListeningVoiceClient
 from bots.voice_packet import VoicePacket, decode
 from bots.voice_service import VoiceService
+from parley.server import create_app
 from tests.discord import davey_vectors
 from tests.discord.mls_external_sender import ExternalSender, read_opaque, sign_content
 from tests.discord.voice_gateway import MODE, FakeChannel, FakeClientState, FakeGuild, VoiceGateway
@@ -85,8 +90,9 @@ class Channel:
         return self.guild.voice_client
 
     @property
-    def conversation(self):
-        return self.service.conversations.get(GUILD)
+    def conversation(self) -> ChannelConversation | None:
+        stay = self.service.stays.get(GUILD)
+        return stay.talk if stay is not None else None
 
     async def join(self) -> None:
         await self.service.join(self.guild, self.channel)
@@ -113,11 +119,13 @@ async def voice_room(tmp_path, stt, turn: TurnSettings) -> AsyncIterator[Channel
     await db.migrate()
     providers = Providers(stt=stt, llm=ScriptedLlm(["Hi."] * 12), tts=ScriptedTts(sample_rate=24000))
     settings.session.turn = turn
-    service = VoiceService(settings, providers, db)
+    conversations = Conversations(settings, providers, db)
+    service = VoiceService(conversations)
     try:
         yield Channel(gateway, guild, channel, service)
     finally:
         await service.close()
+        await conversations.aclose()
         gateway.close()
         await db.close()
 
@@ -153,6 +161,33 @@ async def test_a_member_already_talking_when_the_bot_joins_is_heard(room, jfk_op
     assert final.speaker == "Alice"
     assert room.voice.send_stats["keepalive"] >= 1  # a silence frame went out as soon as listening started
     assert room.gateway.from_bot, "Discord heard nothing from the bot"
+
+
+async def test_a_stay_in_the_channel_is_one_recorded_conversation(room, jfk_opening):
+    """Speakers by Discord member, their words, and the agent's reply, listed by the admin API."""
+    alice, _ = await two_members(room)
+    await room.join()
+    room.gateway.speak(alice, speech(jfk_opening))
+    await wait_for(room.conversation.session, ev.ReplyFinished, count=2, timeout=10)  # the greeting, the answer
+    await room.service.leave(room.guild)
+    await room.service.conversations.records.flush()
+    settings = room.service.settings.model_copy(update={"admin_token": SecretStr("admin")})
+    app = create_app(settings, room.service.providers, db=room.service.db)
+    headers = {"Authorization": "Bearer admin"}
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://parley") as http:
+        page = (await http.get("/api/conversations", params={"channel": "discord"}, headers=headers)).json()
+        [listed] = page["conversations"]
+        record = (await http.get(f"/api/conversations/{listed['id']}", headers=headers)).json()
+        assert (await http.get("/api/conversations", params={"channel": "phone"}, headers=headers)).json() == {
+            "conversations": [], "next_before": None}
+    assert record["channel"] == "discord" and record["meta"]["guild_id"] == GUILD and record["status"] == "completed"
+    greeting, *turns = record["turns"]
+    assert greeting["role"] == "assistant"  # cut short by Alice, who was already talking
+    assert [(t["speaker"], t["role"], t["text"]) for t in turns] == [
+        ("Alice", "user", "Hello Parley."), ("agent", "assistant", "Hi.")]
+    assert turns[1]["heard"] and not turns[1]["interrupted"]
+    assert record["stats"]["speakers"] == {"Alice": ALICE}
+    assert [job["kind"] for job in record["jobs"]] == ["summary"]  # no audio kept: nothing to transcribe
 
 
 async def test_without_speaking_the_sender_is_named_by_their_dave_key(room, jfk_opening):
@@ -274,7 +309,7 @@ async def test_being_disconnected_by_discord_ends_the_conversation(room):
     await room.join()
     conversation = room.conversation
     await room.guild._deliver(None)  # kicked: a voice state without a channel that discord.py did not ask for
-    await until(lambda: room.service.conversations == {}, what="conversation ended")
+    await until(lambda: room.service.stays == {}, what="conversation ended")
     assert conversation.voice._keepalive is None  # no keepalive left behind
     assert room.service.status(GUILD) is None
 

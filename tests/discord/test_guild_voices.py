@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from agent_core.conversations import Conversations
 from agent_core.providers import Providers
 from agent_core.settings import Settings
 from agent_core.storage import Database
@@ -33,9 +34,18 @@ async def test_the_conversation_speaks_with_the_guilds_clone(tmp_path):
     tts = library(f"guild-{GUILD}/ada", f"guild-{OTHER}/ada")
     db = Database.for_data_dir(tmp_path)
     await db.migrate()
-    service = VoiceService(Settings(data_dir=tmp_path), Providers(stt=ScriptedStt([]), llm=ScriptedLlm([]), tts=tts), db)
-    assert service._persona(GUILD, {"voice": "ada"}).voice == f"guild-{GUILD}/ada"
-    assert service._persona(OTHER, {"voice": "ada"}).voice == f"guild-{OTHER}/ada"
-    assert service._persona(GUILD, {"voice": "heart"}).voice == "heart"
-    assert service._persona(GUILD, {}).voice is None  # the backend's default
+    conversations = Conversations(Settings(data_dir=tmp_path),
+                                  Providers(stt=ScriptedStt([]), llm=ScriptedLlm([]), tts=tts), db)
+    service = VoiceService(conversations)
+
+    async def voice_in(guild_id: int, chosen: str | None) -> str | None:
+        if chosen is not None:
+            await db.set_guild_setting(guild_id, "voice", chosen)
+        _, overrides = await service._overrides(guild_id)
+        return (await conversations.persona(overrides)).voice
+
+    assert await voice_in(GUILD, None) is None  # the backend's default
+    assert await voice_in(GUILD, "ada") == f"guild-{GUILD}/ada"
+    assert await voice_in(OTHER, "ada") == f"guild-{OTHER}/ada"
+    assert await voice_in(GUILD, "heart") == "heart"
     await db.close()

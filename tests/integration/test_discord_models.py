@@ -7,8 +7,7 @@ import pytest
 from agent_core import events as ev
 from agent_core.audio import AudioFrame
 from agent_core.persona import Persona
-from agent_core.providers import Providers
-from agent_core.session import SessionSettings
+from agent_core.session import Session, SessionSettings
 from agent_core.testing import ScriptedLlm, ScriptedTts
 from agent_core.turns import TurnSettings
 from bots.conversation import ChannelConversation
@@ -23,12 +22,14 @@ pytestmark = pytest.mark.models
 async def test_jfk_spoken_in_a_voice_channel_is_transcribed(providers, jfk):
     guild = FakeGuild({7: ("Jack", False)})
     voice = FakeVoice(guild, 99, dave=FakeDave({7}))
-    talk = ChannelConversation(
-        voice,
-        Providers(stt=providers.stt, llm=ScriptedLlm(["Thank you, Jack."]), tts=ScriptedTts(sample_rate=24000)),
-        Persona(name="t", system_prompt="x", greeting=""),
-        SessionSettings(turn=TurnSettings(end_of_turn_signals="silence", end_of_turn_silence_ms=1200)),  # the speech's pauses are shorter
-    )
+    talk = ChannelConversation(voice)
+    talk.attach(Session(
+        stt=providers.stt, llm=ScriptedLlm(["Thank you, Jack."]), tts=ScriptedTts(sample_rate=24000),
+        persona=Persona(name="t", system_prompt="x", greeting=""), channel=talk,
+        # the speech's pauses are shorter than 1.2 s
+        settings=SessionSettings(turn=TurnSettings(end_of_turn_signals="silence", end_of_turn_silence_ms=1200)),
+        label_speakers=True,
+    ))
     await talk.start()
     await voice.member_speaks(5, 7, opus_frames(jfk + AudioFrame.silence(1.5, 16000)))
     [final] = await wait_for(talk.session, ev.TranscriptFinal, timeout=60)
@@ -37,3 +38,4 @@ async def test_jfk_spoken_in_a_voice_channel_is_transcribed(providers, jfk):
     assert talk.receiver.stats["dave_failed"] == 0 and talk.receiver.stats["frames"] > 500
     await asyncio.sleep(0)
     await talk.stop()
+    await talk.session.close()

@@ -22,7 +22,7 @@ async def test_past_the_limit_a_caller_hears_busy_and_the_call_ends(tmp_path, jf
         assert "<Connect><Stream" in first.text
         assert second.text.endswith("<Say>Sorry, all our lines are busy right now. Please call again in a few "
                                     "minutes.</Say><Hangup /></Response>")
-        line.phone.admission.release("CA" + "1" * 32)  # the first caller hung up before their stream
+        line.phone.conversations.release("phone", "CA" + "1" * 32)  # the first caller hung up before their stream
         report = await simulator.call(jfk_opening, quiet_after_reply_s=0.5)  # a place again: answered
         assert report.heard_after(report.caller_spoke_at_s).duration_s > 0.3
 

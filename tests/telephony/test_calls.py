@@ -38,6 +38,13 @@ async def test_a_call_is_answered_and_the_caller_hears_the_reply(tmp_path, jfk_o
     async with phone_line(tmp_path, stt=stt, greeting="Hello there.") as line:
         report = await line.simulator(fast=True).call(jfk_opening)
         call = await record(line, report.call_sid)
+        async with httpx.AsyncClient(base_url=line.url, headers={"Authorization": f"Bearer {line.admin_token}"}) as http:
+            listed = (await http.get("/api/conversations", params={"channel": "phone"})).json()["conversations"]
+            by_id = (await http.get(f"/api/conversations/{call['id']}")).json()
+            elsewhere = (await http.get("/api/conversations", params={"channel": "discord"})).json()["conversations"]
+    # The call is a conversation of the phone channel like any other, under /api/conversations too.
+    assert [c["external_id"] for c in listed] == [report.call_sid] and elsewhere == []
+    assert by_id == call and call["channel"] == "phone"
     # What the caller heard: the greeting and the reply, both the scripted TTS's 220 Hz tone.
     assert report.heard.duration_s > 2.0
     reply_audio = report.heard_after(report.caller_spoke_at_s)

@@ -20,11 +20,11 @@ async def test_a_call_during_a_database_outage_is_answered_and_recorded_once_it_
             await asyncio.to_thread(server.pause)  # the database goes down after the server started
             report = await line.simulator(fast=True).call(jfk_opening, quiet_after_reply_s=1.0)
             assert report.heard_after(report.caller_spoke_at_s).duration_s > 0.3  # the caller was answered
-            assert line.phone.records.pending > 0  # and what they said is waiting, not lost
+            assert line.phone.conversations.records.pending > 0  # and what they said is waiting, not lost
 
             await asyncio.to_thread(server.start)  # back
-            await asyncio.wait_for(line.phone.records.flush(), 60)
-            record = await line.db.get_conversation(channel="twilio", external_id=report.call_sid)
+            await asyncio.wait_for(line.phone.conversations.records.flush(), 60)
+            record = await line.db.get_conversation(channel="phone", external_id=report.call_sid)
             assert record is not None
             jobs = await JobStore(line.db).for_conversation(record.id)
         assert record is not None and record.status == "completed"

@@ -43,8 +43,8 @@ class HeardTranscriber:
 
 async def finished_call(line, jfk_opening) -> tuple[str, int]:
     report = await line.simulator().call(jfk_opening, quiet_after_reply_s=0.5)
-    await line.phone.records.flush()
-    record = await line.db.get_conversation(channel="twilio", external_id=report.call_sid)
+    await line.phone.conversations.records.flush()
+    record = await line.db.get_conversation(channel="phone", external_id=report.call_sid)
     assert record is not None
     return report.call_sid, record.id
 

@@ -70,7 +70,7 @@ async def test_status_callback_updates_the_call_record(tmp_path):
                     http, "/twilio/status", {"CallSid": sid, "AccountSid": simulator.account_sid, "CallStatus": status, "CallDuration": "7"}
                 )
                 assert reply.status_code == 204
-            await line.phone.records.flush()  # status records are queued: a database outage must not fail them
+            await line.phone.conversations.records.flush()  # status records are queued: a database outage must not fail them
             record = await http.get(f"{line.url}/api/calls/{sid}", headers={"Authorization": f"Bearer {line.admin_token}"})
         assert record.status_code == 200
         assert record.json()["status"] == "completed"

@@ -36,7 +36,9 @@ async def test_a_database_from_before_migrations_is_adopted_with_its_data(databa
     upgraded = Database(database_url)
     await upgraded.migrate()
     await upgraded.migrate()  # and again on the next start: nothing to do
-    record = await upgraded.get_conversation(channel="twilio", external_id="CA-old")
+    # Phone calls, once the `twilio` channel, are now `phone`.
+    assert await upgraded.get_conversation(channel="twilio", external_id="CA-old") is None
+    record = await upgraded.get_conversation(channel="phone", external_id="CA-old")
     async with upgraded.engine.connect() as conn:
         versions = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalars().all()
     await upgraded.close()

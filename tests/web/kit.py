@@ -23,6 +23,7 @@ async def talk_server(
     tmp_path: Path, providers: Providers, *, talk_token: str | None = None, public: bool = False,
     end_of_turn_silence_ms: int = 320,
     max_conversations: int = 100,  # instant scripted providers: capacity is not what is under test
+    admin_token: str | None = None,
 ) -> AsyncIterator[str]:
     port = free_port()
     write_persona(tmp_path / "personas")
@@ -33,6 +34,7 @@ async def talk_server(
         max_conversations=max_conversations,
         public_url="https://talk.example" if public else None,
         talk_token=SecretStr(talk_token) if talk_token else None,
+        admin_token=SecretStr(admin_token) if admin_token else None,
         session=SessionSettings(turn=TurnSettings(end_of_turn_signals="silence", min_speech_ms=96,
                                                   end_of_turn_silence_ms=end_of_turn_silence_ms)),
     )

@@ -6,6 +6,7 @@ event through the SDK's types; the models behind Parley are scripted so what is 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import warnings
@@ -38,6 +39,31 @@ def providers(**kw) -> Providers:
 def voice_to_voice_count(metrics: str) -> float:
     prefix = 'parley_voice_to_voice_seconds_count{channel="realtime"} '
     return sum(float(line.removeprefix(prefix)) for line in metrics.splitlines() if line.startswith(prefix))
+
+
+async def test_a_browser_session_is_recorded_with_what_its_listener_heard(tmp_path, jfk_opening):
+    """Written when the socket closes: the client may cut the last reply short until then."""
+    async with talk_server(tmp_path, providers(tts=ScriptedTts(seconds_per_word=0.25)), admin_token="admin") as url:
+        async with sdk_connection(url) as connection:
+            log = EventLog(connection)
+            await speak(connection, jfk_opening)
+            [done] = await log.until("response.done")
+            [message] = done.response.output
+            # The listener heard the first 0.6 s: "The capital" at 0.25 s a word.
+            await connection.conversation.item.truncate(item_id=message.id, content_index=0, audio_end_ms=600)
+            await log.until("conversation.item.truncated")
+        async with httpx.AsyncClient(base_url=url, headers={"Authorization": "Bearer admin"}) as http:
+            async with asyncio.timeout(10):  # the record is written off the socket's path, right after it
+                while not (page := (await http.get("/api/conversations?channel=web")).json())["conversations"] or \
+                        page["conversations"][0]["status"] != "completed":
+                    await asyncio.sleep(0.05)
+            [listed] = page["conversations"]
+            record = (await http.get(f"/api/conversations/{listed['id']}")).json()
+    assert record["channel"] == "web" and record["persona"] == "quiet" and record["meta"]["model"] == "gpt-realtime"
+    user, answer = record["turns"]
+    assert (user["role"], user["text"]) == ("user", "What is the capital of France?")
+    assert answer["role"] == "assistant" and answer["interrupted"] and answer["text"] == "The capital"
+    assert answer["latency_ms"]["voice_to_voice"] is not None
 
 
 async def test_a_spoken_turn_with_server_vad(tmp_path, jfk_opening):

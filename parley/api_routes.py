@@ -1,0 +1,122 @@
+"""The admin API: conversations of every channel, their jobs and recordings (admin bearer token)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import FileResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
+
+from agent_core import telemetry
+from agent_core.access import token_matches
+from agent_core.conversations import PHONE, Conversations
+from agent_core.storage import ConversationRecord, Database
+from agent_core.storage.jobs import JobRecord, JobStore
+
+bearer = HTTPBearer(auto_error=False)
+
+
+def require_admin(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> None:
+    expected = request.app.state.settings.admin_token
+    if expected is None:
+        raise HTTPException(status_code=403, detail="the admin API is off: set PARLEY_ADMIN_TOKEN")
+    if not token_matches(credentials.credentials if credentials else None, expected):
+        request.app.state.phone.refusals += 1
+        telemetry.refused("bad_admin_token")
+        raise HTTPException(status_code=401, detail="invalid admin token", headers={"WWW-Authenticate": "Bearer"})
+
+
+def require_admin_if_set(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> None:
+    """/metrics: open when no admin token is set (a scraper on the same host), the admin token otherwise."""
+    if request.app.state.settings.admin_token is not None:
+        require_admin(request, credentials)
+
+
+router = APIRouter(prefix="/api", dependencies=[Depends(require_admin)], tags=["admin"])
+
+
+class ConversationWithJobs(ConversationRecord):
+    jobs: list[JobRecord]
+    # What its post-call work cost, summed over its jobs (measured seconds times the price table).
+    cost: dict[str, float]
+
+
+class ConversationPage(BaseModel):
+    conversations: list[ConversationRecord]  # newest first, without turns
+    # Pass as `before` for the next (older) page; None on the last page.
+    next_before: int | None
+
+
+def conversation_cost(jobs: list[JobRecord]) -> dict[str, float]:
+    keys = ("cpu_seconds", "gpu_seconds", "usd")
+    return {key: round(sum(float((job.cost or {}).get(key, 0.0)) for job in jobs), 8) for key in keys}
+
+
+def _db(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+async def _with_jobs(db: Database, record: ConversationRecord | None, missing: str) -> ConversationWithJobs:
+    if record is None:
+        raise HTTPException(status_code=404, detail=missing)
+    jobs = await JobStore(db).for_conversation(record.id)
+    return ConversationWithJobs(**record.model_dump(), jobs=jobs, cost=conversation_cost(jobs))
+
+
+@router.get("/conversations")
+async def list_conversations(
+    request: Request,
+    channel: Literal["phone", "discord", "web"] | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    before: int | None = None,
+) -> ConversationPage:
+    page = await _db(request).list_conversations(channel=channel, limit=limit, before=before)
+    return ConversationPage(conversations=page, next_before=page[-1].id if len(page) == limit else None)
+
+
+@router.get("/conversations/{conversation_id}")
+async def get_conversation(request: Request, conversation_id: int) -> ConversationWithJobs:
+    db = _db(request)
+    return await _with_jobs(db, await db.get_conversation_by_id(conversation_id), "no such conversation")
+
+
+@router.get("/calls/{call_sid}")
+async def get_call(request: Request, call_sid: str) -> ConversationWithJobs:
+    db = _db(request)
+    return await _with_jobs(db, await db.get_conversation(channel=PHONE, external_id=call_sid), "no such call")
+
+
+@router.get("/jobs/{job_id}")
+async def get_job(request: Request, job_id: int) -> JobRecord:
+    job = await JobStore(_db(request)).get(job_id)
+    if job is None:
+        raise HTTPException(status_code=404, detail="no such job")
+    return job
+
+
+@router.get("/calls/{call_sid}/recording")
+async def get_call_recording(request: Request, call_sid: str) -> FileResponse:
+    conversations: Conversations = request.app.state.conversations
+    path = await conversations.recordings.find(PHONE, call_sid)
+    if path is None:
+        raise HTTPException(status_code=404, detail="no recording of this call (not recorded, or past retention)")
+    return FileResponse(path, media_type="audio/wav", filename=f"{call_sid}.wav")
+
+
+@router.get("/conversations/{conversation_id}/recording")
+async def get_conversation_recording(request: Request, conversation_id: int) -> FileResponse:
+    record = await _db(request).get_conversation_by_id(conversation_id)
+    if record is None:
+        raise HTTPException(status_code=404, detail="no such conversation")
+    conversations: Conversations = request.app.state.conversations
+    path = await conversations.recordings.find(record.channel, record.external_id)
+    if path is None:
+        raise HTTPException(status_code=404, detail="no recording of this conversation (not recorded, or past retention)")
+    return FileResponse(path, media_type="audio/wav", filename=f"conversation-{conversation_id}.wav")
