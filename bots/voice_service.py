@@ -13,6 +13,7 @@ from agent_core.providers import Providers
 from agent_core.settings import Settings
 from agent_core.storage import Database
 from bots.conversation import ChannelConversation
+from bots.guild_style import STYLE_KEY, guild_style
 from bots.guild_voices import GuildVoices
 from bots.voice_client import ListeningVoiceClient
 from bots.voice_manager import GuildVoiceStatus, VoiceError
@@ -55,6 +56,8 @@ class VoiceService:
         if stored.get("voice"):
             voice = GuildVoices(self.providers.tts).backend_voice(guild_id, stored["voice"])
             persona = persona.model_copy(update={"voice": voice})
+        if stored.get(STYLE_KEY):  # /voice style, over the persona's own
+            persona = persona.model_copy(update={"style": guild_style(persona.style, stored[STYLE_KEY])})
         return persona
 
     async def join(self, guild: discord.Guild, channel: discord.VoiceChannel | discord.StageChannel) -> None:
