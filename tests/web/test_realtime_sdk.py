@@ -14,6 +14,7 @@ import httpx
 import numpy as np
 import pytest
 
+from agent_core.audio.frames import AudioFrame
 from agent_core.audio.resample import resample
 from agent_core.llm.openai_chat import OpenAiChatLlm
 from agent_core.providers import Providers
@@ -292,6 +293,50 @@ async def test_a_voice_refused_by_the_tts_fails_the_response_with_an_error(tmp_p
     assert (error.error.code, error.error.event_id) == ("invalid_voice", "evt_speak")
     assert "alloy" in error.error.message
     assert done.response.status == "failed" and not log.of("response.output_audio.delta")
+
+
+class PacedTts(ScriptedTts):
+    """A stand-in engine that honours `speed` as a real one does: the same words in 1/speed of the time."""
+
+    style_knobs = ("speed",)
+
+    async def synthesize(self, text, *, voice=None, style=None):
+        async for frame in super().synthesize(text, voice=voice, style=style):
+            speed = style.speed if style and style.speed else 1.0
+            # fewer samples at the same rate: a faster read (the pitch rises too; a stand-in may)
+            yield AudioFrame(resample(frame, round(frame.sample_rate / speed)).pcm, frame.sample_rate)
+
+
+async def test_session_update_speed_changes_the_spoken_audio_and_out_of_range_is_an_error(tmp_path):
+    async with talk_server(tmp_path, providers(tts=PacedTts(), llm=ScriptedLlm(["one two three four five six"]))) \
+            as url, sdk_connection(url) as connection:
+        log = EventLog(connection)
+        seconds = {}
+        for count, speed in enumerate((1.0, 1.5), start=1):
+            await connection.session.update(session={"type": "realtime", "audio": {"output": {"speed": speed}}})
+            [*_, updated] = await log.until("session.updated", count)
+            assert updated.session.audio.output.speed == speed
+            await connection.response.create(response={"conversation": "none"})
+            [*_, done] = await log.until("response.done", count)
+            seconds[speed] = len(log.audio(done.response.id)) / 2 / 24000
+        await connection.session.update(session={"type": "realtime", "audio": {"output": {"speed": 2.5}}},
+                                        event_id="evt_fast")
+        [error] = await log.until("error")
+    assert seconds[1.0] == pytest.approx(6 * 0.25, rel=0.02)
+    assert seconds[1.5] == pytest.approx(seconds[1.0] / 1.5, rel=0.02)
+    assert (error.error.type, error.error.param, error.error.event_id) == (
+        "invalid_request_error", "session.audio.output.speed", "evt_fast")
+
+
+async def test_a_speed_the_backend_cannot_honour_is_refused(tmp_path):
+    tts = ScriptedTts()
+    tts.style_knobs = ("seed",)  # a backend whose registry lists no speed
+    async with talk_server(tmp_path, providers(tts=tts)) as url, sdk_connection(url) as connection:
+        log = EventLog(connection)
+        await connection.session.update(session={"type": "realtime", "audio": {"output": {"speed": 1.25}}})
+        [error] = await log.until("error")
+    assert error.error.param == "session.audio.output.speed" and "cannot change its speed" in error.error.message
+    assert not log.of("session.updated")
 
 
 async def test_audio_items_are_transcribed_and_deleted_items_are_forgotten(tmp_path, jfk_opening):
