@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pydantic import ConfigDict
+from pydantic import BaseModel, ConfigDict
 
 from agent_core.tts.base import SpeechStyle
 
@@ -33,6 +33,15 @@ class StyleSettings(SpeechStyle):
     """A style an operator or admin writes down (persona file, guild setting): a misspelt knob is an error."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+class VoicePreset(BaseModel):
+    """A named voice an operator publishes: a reference voice the backend has, plus its default style."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    clip: str  # the backend's voice to speak with (a reference clip in its library, or its own voice)
+    style: StyleSettings = StyleSettings()
 
 
 def layered(*styles: SpeechStyle | None) -> SpeechStyle | None:
