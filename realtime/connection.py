@@ -282,7 +282,7 @@ class RealtimeConnection:
         self._check_speed(config.speed, "response.audio.output.speed")
         metadata = overrides.get("metadata") or {}
         return ResponsePlan(
-            instructions=config.instructions, voice=config.voice, speed=config.speed,
+            instructions=config.instructions, voice=config.voice, speed=config.speed, style=config.style,
             output_format=config.output_format,
             output_modalities=parse_modalities(modalities, "response.output_modalities") if modalities
             else self.config.output_modalities,

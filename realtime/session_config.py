@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from agent_core.tts.base import SpeechStyle
 from realtime.audio_formats import PCM, AudioFormat, parse_format
 from realtime.protocol import ProtocolError
 
@@ -42,6 +43,8 @@ class SessionConfig:
     instructions: str
     voice: str | None
     speed: float = 1.0  # passed to the TTS as SpeechStyle.speed
+    # The persona's other style knobs (exaggeration...): OpenAI's session has no field for them.
+    style: SpeechStyle | None = None
     output_modalities: tuple[str, ...] = ("audio",)
     input_format: AudioFormat = PCM
     output_format: AudioFormat = PCM

@@ -339,6 +339,39 @@ async def test_a_speed_the_backend_cannot_honour_is_refused(tmp_path):
     assert not log.of("session.updated")
 
 
+class ExpressiveTts(PacedTts):
+    """Chatterbox's knobs: delivery tags may become style."""
+
+    style_knobs = ("speed", "exaggeration", "cfg_weight", "temperature", "seed")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.styles: list[tuple[str, object]] = []
+
+    async def synthesize(self, text, *, voice=None, style=None):
+        self.styles.append((text, style))
+        async for frame in super().synthesize(text, voice=voice, style=style):
+            yield frame
+
+
+async def test_the_personas_style_speed_and_tags_reach_the_tts_per_sentence(tmp_path):
+    tts = ExpressiveTts()
+    llm = ScriptedLlm(["[laughs] Oh, that is a good one. Anyway, the weather is fine today."])
+    async with talk_server(tmp_path, providers(tts=tts, llm=llm)) as url:
+        with (tmp_path / "personas" / "quiet.toml").open("a") as persona:
+            persona.write("[style]\nexaggeration = 0.4\ntemperature = 0.7\nspeed = 1.2\n")
+        async with sdk_connection(url) as connection:
+            log = EventLog(connection)
+            [created] = await log.until("session.created")
+            await connection.response.create()
+            await log.until("response.done")
+    assert created.session.audio.output.speed == 1.2  # the persona's speed is the session's
+    (first_text, first), (second_text, second) = tts.styles
+    assert (first_text, second_text) == ("Oh, that is a good one.", "Anyway, the weather is fine today.")
+    assert (first.exaggeration, first.cfg_weight, first.temperature, first.speed) == (pytest.approx(0.75), 0.3, 0.7, 1.2)
+    assert (second.exaggeration, second.cfg_weight, second.temperature, second.speed) == (0.4, None, 0.7, 1.2)
+
+
 async def test_audio_items_are_transcribed_and_deleted_items_are_forgotten(tmp_path, jfk_opening):
     llm = ScriptedLlm([ANSWER])
     async with talk_server(tmp_path, providers(llm=llm)) as url, sdk_connection(url) as connection:
