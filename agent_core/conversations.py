@@ -29,6 +29,7 @@ from agent_core.storage import Database
 from agent_core.storage.jobs import POST_CALL_KINDS
 from agent_core.storage.recordings import LocalRecordingStore
 from agent_core.storage.writer import RecordWriter
+from agent_core.tts.styles import StyleSettings, layered
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,7 @@ class Overrides:
     # Turn-taking keys (end_of_turn_silence_ms, ...) and allow_interruptions, over the persona's.
     turn: dict[str, Any] = field(default_factory=dict)
     allow_interruptions: bool | None = None
+    style: StyleSettings | None = None  # over the persona's, knob by knob
 
 
 @dataclass
@@ -120,6 +122,9 @@ class Conversations:
             persona = await asyncio.to_thread(load_persona, default, self.settings.personas_dir)
         if overrides.voice:
             persona = persona.model_copy(update={"voice": overrides.voice})
+        if overrides.style is not None:
+            style = layered(persona.style, overrides.style)
+            persona = persona.model_copy(update={"style": StyleSettings(**style.model_dump()) if style else None})
         return persona
 
     def session_settings(self, persona: Persona, overrides: Overrides = Overrides()) -> SessionSettings:

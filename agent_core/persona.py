@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from agent_core.session_settings import SessionSettings
+from agent_core.tts.styles import StyleSettings
 
 
 class PersonaError(ValueError):
@@ -20,6 +21,10 @@ class Persona(BaseModel):
     system_prompt: str
     greeting: str = ""
     voice: str | None = None  # a TTS voice name; None = the backend's default
+    # How the voice speaks (a `[style]` table: speed, exaggeration, cfg_weight, temperature, seed),
+    # in the speech API's ranges; None = the voice's own. A backend acts on the knobs its voice
+    # registry lists (GET /v1/voices `knobs`) and ignores the others, which is logged at start.
+    style: StyleSettings | None = None
     language: str = "en"
     # Spoken when a provider fails mid-turn, so the caller never hears dead air.
     apology: str = "Sorry, I had a problem there. Could you say that again?"

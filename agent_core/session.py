@@ -142,7 +142,9 @@ class Session(SessionBargeIn):
 
     async def start(self) -> None:
         """Prepare the apology, then greet. Call once the channel is ready to play."""
-        await self._speech.prepare_apology(self.persona.apology, self.persona.voice)
+        if ignored := self._speech.ignored_knobs(self.persona.style):  # said once, not per sentence
+            log.warning("persona %s sets %s, which %s does not act on", self.persona.name, ", ".join(ignored), self._tts.name)
+        await self._speech.prepare_apology(self.persona.apology, self.persona.voice, self.persona.style)
         if self.settings.idle_timeout_s > 0:
             self._idle_task = asyncio.create_task(self._watch_idle(), name="session-idle")
         if self.persona.greeting:
@@ -295,7 +297,7 @@ class Session(SessionBargeIn):
             if fixed_text is not None:
                 reply.text = fixed_text
                 await self._speech.speak_text(reply, fixed_text, self.persona.voice, self._emit_for(reply),
-                                              self.persona.language)
+                                              self.persona.language, self.persona.style)
             elif await self._collect_transcripts(turn):
                 await self._generate(reply)
         except asyncio.CancelledError:
@@ -338,7 +340,7 @@ class Session(SessionBargeIn):
             # The TTS speaks sentence one while the LLM still writes sentence two.
             async with asyncio.TaskGroup() as group:
                 voice, emit = self.persona.voice, self._emit_for(reply)
-                group.create_task(self._speech.speak_queue(reply, sentences, voice, emit))
+                group.create_task(self._speech.speak_queue(reply, sentences, voice, emit, self.persona.style))
                 try:
                     await self._thinker().think(reply, messages, self.history, sentences, emit)
                 finally:

@@ -20,7 +20,9 @@ from agent_core.errors import ProviderError
 from agent_core.paths import config_dir
 from agent_core.playback import PlaybackQueue, Segment, SpokenReply
 from agent_core.text import SentenceSplitter
-from agent_core.tts.base import TextToSpeech
+from agent_core.text.sentences import sentence_tags
+from agent_core.tts.base import SpeechStyle, TextToSpeech
+from agent_core.tts.styles import sentence_style
 
 log = logging.getLogger(__name__)
 
@@ -43,11 +45,18 @@ class SpeechOut:
         self._timeout_s = first_audio_timeout_s
         self._apology: tuple[str, AudioFrame] | None = None
 
-    async def prepare_apology(self, text: str, voice: str | None) -> None:
+    def ignored_knobs(self, style: SpeechStyle | None) -> list[str]:
+        """The style fields set in `style` that this backend does not act on (its registry says which it does)."""
+        knobs = self._tts.style_knobs
+        if style is None or not knobs:  # a remote service not reached yet has not said
+            return []
+        return sorted(set(style.model_dump(exclude_none=True)) - set(knobs))
+
+    async def prepare_apology(self, text: str, voice: str | None, style: SpeechStyle | None = None) -> None:
         """Synthesise the apology now, while the providers work, to have it when they don't."""
         try:
             async with asyncio.timeout(self._timeout_s):
-                frames = [f async for f in self._tts.synthesize(text, voice=voice)]
+                frames = [f async for f in self._tts.synthesize(text, voice=voice, style=style)]
             audio = resample(_join(frames), self.output_rate)
         except Exception as exc:
             log.error("could not synthesise the apology (%s); using the recorded one", exc)
@@ -66,16 +75,17 @@ class SpeechOut:
         segment.complete = True
 
     async def speak_text(self, reply: SpokenReply, text: str, voice: str | None, emit: Emit,
-                         language: str = "en") -> None:
+                         language: str = "en", style: SpeechStyle | None = None) -> None:
         splitter = SentenceSplitter(language=language)
         sentences = [*splitter.push(text), *splitter.flush()]
-        voice_out = _ReplyVoice(self, reply, voice, emit)
+        voice_out = _ReplyVoice(self, reply, voice, emit, style)
         for sentence in sentences:
             await voice_out.speak(sentence)
         voice_out.finish()
 
-    async def speak_queue(self, reply: SpokenReply, sentences: asyncio.Queue[str | None], voice: str | None, emit: Emit) -> None:
-        voice_out = _ReplyVoice(self, reply, voice, emit)
+    async def speak_queue(self, reply: SpokenReply, sentences: asyncio.Queue[str | None], voice: str | None, emit: Emit,
+                          style: SpeechStyle | None = None) -> None:
+        voice_out = _ReplyVoice(self, reply, voice, emit, style)
         while (sentence := await sentences.get()) is not None:
             await voice_out.speak(sentence)
         voice_out.finish()
@@ -84,8 +94,12 @@ class SpeechOut:
 class _ReplyVoice:
     """The TTS stream of one reply: one resampler across its sentences, so no clicks between them."""
 
-    def __init__(self, out: SpeechOut, reply: SpokenReply, voice: str | None, emit: Emit) -> None:
+    def __init__(self, out: SpeechOut, reply: SpokenReply, voice: str | None, emit: Emit,
+                 style: SpeechStyle | None) -> None:
         self._out, self._reply, self._voice, self._emit = out, reply, voice, emit
+        self._style = style
+        # The voice's own values: where a tag's change of exaggeration starts from.
+        self._voice_style = out._tts.describe_voice(voice).style if voice else None
         self._resampler: StreamResampler | None = None
         self._heard_first_audio = False
         self._segment: Segment | None = None
@@ -98,7 +112,8 @@ class _ReplyVoice:
         self._emit(ev.SentenceReady, {"text": text, "index": len(self._reply.segments) - 1})
         loop = asyncio.get_running_loop()
         try:
-            frames = out._tts.synthesize(text, voice=self._voice)
+            style = sentence_style(sentence_tags(text), self._style, out._tts.style_knobs, self._voice_style)
+            frames = out._tts.synthesize(str(text), voice=self._voice, style=style)
             async with asyncio.timeout(out._timeout_s) as deadline, aclosing(frames):
                 async for frame in frames:
                     deadline.reschedule(loop.time() + out._timeout_s)

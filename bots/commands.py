@@ -28,6 +28,7 @@ from bots.config_commands import (
     guild_id_of,
     reply,
 )
+from bots.guild_style import STYLE_KEY, StyleError, describe_style, knob_range, updated_style
 from bots.guild_voices import GuildVoices
 from bots.voice_clips import MAX_UPLOAD_BYTES, VoiceClipError, prepare_voice_clip, validate_clip_name
 from bots.voice_manager import GuildVoiceStatus, VoiceError, VoiceManager
@@ -35,6 +36,11 @@ from bots.voice_manager import GuildVoiceStatus, VoiceError, VoiceManager
 log = logging.getLogger(__name__)
 
 SAY_MAX_CHARS = 500
+# Discord checks the option ranges too; they are SpeechStyle's (read at import, as Range needs literals).
+SPEED_MIN, SPEED_MAX = knob_range("speed")
+EXAGGERATION_MIN, EXAGGERATION_MAX = knob_range("exaggeration")
+CFG_WEIGHT_MIN, CFG_WEIGHT_MAX = knob_range("cfg_weight")
+TEMPERATURE_MIN, TEMPERATURE_MAX = knob_range("temperature")
 
 
 def _format_status(status: GuildVoiceStatus) -> str:
@@ -202,6 +208,35 @@ class ParleyCommands(ConfigCommands, commands.Cog):
         if interaction.guild_id is None:
             return []
         return filter_choices(self._known_voices(interaction.guild_id), current)
+
+    @voice_group.command(name="style", description="Show or change how the voice speaks (admins)")
+    @app_commands.describe(
+        speed="Speaking rate, 1 = normal", exaggeration="Emotion intensity (Chatterbox), 0.5 = neutral",
+        cfg_weight="Pace and adherence (Chatterbox), lower = slower", temperature="Sampling variety (Chatterbox)",
+        reset="Go back to the persona's and voice's own style",
+    )
+    @admin_only()
+    async def voice_style(
+        self,
+        interaction: discord.Interaction,
+        speed: app_commands.Range[float, SPEED_MIN, SPEED_MAX] | None = None,
+        exaggeration: app_commands.Range[float, EXAGGERATION_MIN, EXAGGERATION_MAX] | None = None,
+        cfg_weight: app_commands.Range[float, CFG_WEIGHT_MIN, CFG_WEIGHT_MAX] | None = None,
+        temperature: app_commands.Range[float, TEMPERATURE_MIN, TEMPERATURE_MAX] | None = None,
+        reset: bool = False,
+    ) -> None:
+        guild_id = guild_id_of(interaction)
+        stored = (await self.db.get_guild_settings(guild_id)).get(STYLE_KEY) or {}
+        changes = {"speed": speed, "exaggeration": exaggeration, "cfg_weight": cfg_weight, "temperature": temperature}
+        tts = self.voices.tts
+        if reset or any(v is not None for v in changes.values()):  # no option: show what is set
+            try:
+                stored = updated_style(None if reset else stored, changes)
+            except StyleError as exc:
+                await reply(interaction, str(exc))
+                return
+            await self._save_setting(interaction, STYLE_KEY, stored)
+        await reply(interaction, describe_style(stored, tts.style_knobs, tts.name))
 
     @voice_group.command(name="clone", description="Upload a 3-30 s clip of a voice to clone (admins)")
     @app_commands.describe(name="Name for the new voice", attachment="Audio clip: mp3, ogg/opus, m4a or wav, 3-30 s")

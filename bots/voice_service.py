@@ -12,7 +12,9 @@ import discord
 
 from agent_core.conversations import DISCORD, Conversation, Conversations, Overrides
 from agent_core.recorder import ConversationStart
+from agent_core.tts.styles import StyleSettings
 from bots.conversation import ChannelConversation
+from bots.guild_style import STYLE_KEY
 from bots.guild_voices import GuildVoices
 from bots.voice_client import ListeningVoiceClient
 from bots.voice_manager import GuildVoiceStatus, VoiceError
@@ -54,6 +56,7 @@ class VoiceService:
             record=None if record is None else bool(record),
             turn={key: stored[key] for key in GUILD_TURN_KEYS if key in stored},
             allow_interruptions=None if interruptions is None else bool(interruptions),
+            style=StyleSettings(**stored[STYLE_KEY]) if stored.get(STYLE_KEY) else None,  # /voice style
         )
 
     async def join(self, guild: discord.Guild, channel: discord.VoiceChannel | discord.StageChannel) -> None:

@@ -18,6 +18,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from agent_core.tts.styles import VoicePreset
+
 ENV_PREFIX = "PARLEY_MODAL_"
 
 
@@ -103,6 +105,11 @@ class TtsClass(ClassSettings):
     memory_snapshot: bool = True
     # S3Gen precision: "fp32" (upstream parity), "tf32" or "fp16" (faster; decide by listening).
     s3gen_precision: Literal["fp32", "tf32", "fp16"] = "fp32"
+    # Named voices the operator publishes: {"narrator": {"clip": "ada", "style": {"exaggeration": 0.7}}},
+    # a clip of the voices Volume (or "default", the checkpoint's voice) plus its default style.
+    voice_presets: dict[str, VoicePreset] = {}
+    # OpenAI voice names -> voices or presets, explicit: {"alloy": "narrator"}.
+    voice_aliases: dict[str, str] = {}
 
 
 class LlmClass(ClassSettings):

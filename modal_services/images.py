@@ -28,6 +28,9 @@ SERVICE_PACKAGES = [
     "websockets==17.4",
     "httpx==0.28.1",
 ]
+# Python source, plus the speech playground's page (the TTS service serves it): Modal's default
+# for add_local_python_source leaves every non-.py file out.
+SOURCE_AND_PLAYGROUND = ~modal.FilePatternMatcher("**/*.py", "**/playground/*")
 SYSTEM_PACKAGES = ["ffmpeg", "libopus0"]  # pydub decodes uploads; Opus for Discord voice
 
 
@@ -84,7 +87,7 @@ def tts_image() -> modal.Image:
         # Its declared pins (torch 2.6, transformers 5.2, gradio for its demo) conflict with the
         # service's FastAPI and are not what the engine was measured with.
         .pip_install("chatterbox-tts==0.1.7", extra_options="--no-deps")
-        .add_local_python_source("agent_core", "modal_services")
+        .add_local_python_source("agent_core", "modal_services", ignore=SOURCE_AND_PLAYGROUND)
     )
 
 

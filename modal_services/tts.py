@@ -1,7 +1,8 @@
 """Chatterbox TTS as a Modal GPU class: image + `@app.cls` + delegation to engines/chatterbox_tts.py.
 
 Cloned voices live on their own Volume (voice_volume.py): committed after each clone and reloaded
-in the background, so every container, now and after a redeploy, can speak with them.
+in the background, so every container, now and after a redeploy, can speak with them. Voice
+presets and aliases come from PARLEY_MODAL_TTS__VOICE_PRESETS / __VOICE_ALIASES (JSON).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import modal
 
 from modal_services.common import VOICES_DIR, WEIGHTS_DIR, app, service_env, settings, voices_volume, weights_volume
+from modal_services.deploy_settings import TtsClass
 from modal_services.images import tts_image
 
 TTS = settings.tts
@@ -48,7 +50,17 @@ class TtsService:
 
     @modal.asgi_app(requires_proxy_auth=True)  # clients send Modal-Key / Modal-Secret
     def web(self):
-        from modal_services.engines.speech_adapters import ChatterboxSpeech
-        from modal_services.service import create_tts_app
+        return tts_web_app(self.engine, TTS)
 
-        return create_tts_app(ChatterboxSpeech(self.engine))
+
+def tts_web_app(engine, tts: TtsClass):
+    """The speech routes over `engine`, with the operator's voice presets and OpenAI voice aliases.
+
+    A preset naming a clip the library lacks, or an alias naming no voice, stops the container
+    here with the reason, rather than serving a voice that would not be the one asked for.
+    """
+    from modal_services.engines.speech_adapters import ChatterboxSpeech
+    from modal_services.service import create_services_app
+
+    speech = ChatterboxSpeech(engine, presets=tts.voice_presets)
+    return create_services_app(tts=speech, voice_aliases=tts.voice_aliases)

@@ -148,6 +148,7 @@ class RealtimeConnection:
         config = self.config.updated(event.get("session"))
         if config.voice != self.config.voice:
             self._check_voice(config.voice, "session.audio.output.voice")
+        self._check_speed(config.speed, "session.audio.output.speed")
         self.config = config
         self.input.language = self._listening_language()
         for stream in self.input.configure(config.turn_detection):
@@ -166,6 +167,11 @@ class RealtimeConnection:
         if voice is not None and known and voice not in known:
             raise ProtocolError("invalid_voice", f"unknown voice {voice!r} for {self._tts.name}; known voices: "
                                 f"{', '.join(known)}", param=param)
+
+    def _check_speed(self, speed: float, param: str) -> None:
+        """A speed the TTS would ignore is refused, never echoed as if it were used (its registry lists its knobs)."""
+        if speed != 1.0 and self._tts.style_knobs and "speed" not in self._tts.style_knobs:
+            raise ProtocolError("invalid_value", f"{self._tts.name} cannot change its speed", param=param)
 
     def _session_wire(self) -> dict[str, Any]:
         return self.config.to_wire(self.session_id, self.model)
@@ -292,9 +298,11 @@ class RealtimeConnection:
                                 param="response.input")
         if config.voice != self.config.voice:
             self._check_voice(config.voice, "response.audio.output.voice")
+        self._check_speed(config.speed, "response.audio.output.speed")
         metadata = overrides.get("metadata") or {}
         return ResponsePlan(
-            instructions=config.instructions, voice=config.voice, output_format=config.output_format,
+            instructions=config.instructions, voice=config.voice, speed=config.speed, style=config.style,
+            output_format=config.output_format,
             output_modalities=parse_modalities(modalities, "response.output_modalities") if modalities
             else self.config.output_modalities,
             tools=parse_tools(overrides["tools"], "response.tools") if "tools" in overrides else self.config.tools,

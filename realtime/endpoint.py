@@ -18,11 +18,14 @@ from realtime.session_config import SessionConfig, TurnDetection
 
 
 def starting_config(persona: Persona, session: SessionSettings, stt_name: str) -> SessionConfig:
-    """The persona's prompt and voice, pcm 24 kHz both ways, server VAD with Parley's own end-of-turn
+    """The persona's prompt, voice and style, pcm 24 kHz both ways, server VAD with Parley's own end-of-turn
     silence and pre-roll (longer than OpenAI's 300 ms default: Whisper loses first syllables)."""
     detection = TurnDetection(silence_duration_ms=session.turn.end_of_turn_silence_ms,
                               prefix_padding_ms=session.preroll_ms)
+    style = persona.style
     return SessionConfig(instructions=persona.system_prompt, voice=persona.voice,
+                         speed=style.speed if style and style.speed else 1.0,
+                         style=style.model_copy(update={"speed": None}) if style else None,
                          transcription={"model": stt_name, "language": persona.language}, turn_detection=detection)
 
 

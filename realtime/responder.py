@@ -20,7 +20,9 @@ from typing import Any
 from agent_core.llm.base import LanguageModel, Message, TextDelta, ToolCall
 from agent_core.playback import Segment
 from agent_core.text import SentenceSplitter, speakable
-from agent_core.tts.base import TextToSpeech, UnknownVoiceError
+from agent_core.text.sentences import sentence_tags
+from agent_core.tts.base import SpeechStyle, TextToSpeech, UnknownVoiceError
+from agent_core.tts.styles import layered, sentence_style
 from realtime.audio_formats import AudioFormat, OutputEncoder
 from realtime.conversation import Conversation, Item
 from realtime.protocol import ProtocolError, error_event, new_id
@@ -43,6 +45,8 @@ class ResponsePlan:
     output_format: AudioFormat
     tools: tuple[dict[str, Any], ...]
     tool_choice: Any
+    speed: float = 1.0  # the session's `audio.output.speed`, or the response's own
+    style: SpeechStyle | None = None  # the persona's other knobs, under the speed and each sentence's tags
     max_output_tokens: int | str = "inf"  # counted as streamed LLM deltas, as `usage` counts them
     into_conversation: bool = True  # False: an out-of-band response (`conversation: "none"`)
     metadata: dict[str, str] = field(default_factory=dict)
@@ -261,7 +265,9 @@ class Response:
             await self._send({**self._where(item), "type": "response.output_audio_transcript.delta",
                               "content_index": 0, "delta": transcript_delta})
             try:
-                async with aclosing(self._tts.synthesize(words, voice=self.plan.voice)) as frames:
+                style = sentence_style(sentence_tags(sentence), self._style(), self._tts.style_knobs,
+                                       self._tts.describe_voice(self.plan.voice).style if self.plan.voice else None)
+                async with aclosing(self._tts.synthesize(words, voice=self.plan.voice, style=style)) as frames:
                     async for frame in frames:
                         await self._audio_delta(item, segment, encoder.encode(frame))
             except UnknownVoiceError as error:
@@ -269,6 +275,9 @@ class Response:
             except Exception as error:
                 raise ProtocolError("tts_failed", f"{self._tts.name}: {error}", error_type="server_error") from error
             segment.complete = True
+
+    def _style(self) -> SpeechStyle | None:
+        return layered(self.plan.style, SpeechStyle(speed=self.plan.speed) if self.plan.speed != 1.0 else None)
 
     async def _audio_delta(self, item: Item, segment: Segment, payload: bytes) -> None:
         audio_format = self.plan.output_format

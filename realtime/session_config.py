@@ -10,10 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from agent_core.tts.base import SpeechStyle
 from realtime.audio_formats import PCM, AudioFormat, parse_format
 from realtime.protocol import ProtocolError
 
 TURN_DETECTION_TYPES = ("server_vad", "semantic_vad")
+SPEED_RANGE = (0.25, 1.5)  # OpenAI's Realtime range (inside the speech API's 0.25-4)
 TOOL_CHOICES = ("auto", "none", "required")
 
 
@@ -40,6 +42,9 @@ class TurnDetection:
 class SessionConfig:
     instructions: str
     voice: str | None
+    speed: float = 1.0  # passed to the TTS as SpeechStyle.speed
+    # The persona's other style knobs (exaggeration...): OpenAI's session has no field for them.
+    style: SpeechStyle | None = None
     output_modalities: tuple[str, ...] = ("audio",)
     input_format: AudioFormat = PCM
     output_format: AudioFormat = PCM
@@ -61,7 +66,7 @@ class SessionConfig:
                 "input": {"format": self.input_format.to_wire(), "transcription": self.transcription,
                           "turn_detection": self.turn_detection.to_wire() if self.turn_detection else None,
                           "noise_reduction": None},
-                "output": {"format": self.output_format.to_wire(), "voice": self.voice, "speed": 1.0},
+                "output": {"format": self.output_format.to_wire(), "voice": self.voice, "speed": self.speed},
             },
             "tools": list(self.tools), "tool_choice": self.tool_choice,
             "max_output_tokens": self.max_output_tokens,
@@ -102,6 +107,9 @@ class SessionConfig:
         voice = audio_out.get("voice", changes.get("voice"))
         if voice is not None:
             new["voice"] = _text(voice, "session.audio.output.voice")
+        speed = audio_out.get("speed", changes.get("speed"))  # GA, then the beta's top-level `speed`
+        if speed is not None:
+            new["speed"] = parse_speed(speed, "session.audio.output.speed")
         if "tools" in changes:
             new["tools"] = parse_tools(changes["tools"], "session.tools")
         if "tool_choice" in changes:
@@ -118,6 +126,13 @@ def _text(value: Any, param: str) -> str:
     if not isinstance(value, str):
         raise ProtocolError("invalid_value", f"{param} must be a string", param=param)
     return value
+
+
+def parse_speed(value: Any, param: str) -> float:
+    low, high = SPEED_RANGE
+    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+        raise ProtocolError("invalid_value", f"speed must be a number from {low:g} to {high:g}", param=param)
+    return float(value)
 
 
 def parse_max_output_tokens(value: Any, param: str) -> int | str:

@@ -23,16 +23,20 @@ ellipses, CJK full stops, blank lines, and line breaks after headings/list items
 before a capitalized line (a line break before a lowercase word is a soft wrap).
 
 Fenced code blocks (```) are held until they close and are never spoken. Pieces go
-through ``speakable()``; pieces left without letters or digits are dropped.
+through ``speakable()`` (``normalize=False``: only their delivery tags are removed); pieces
+left without letters or digits are dropped. Each piece is a ``Sentence``: a str that also
+carries the delivery tags ("[laughs]") it had, so a backend may act them out; the tags of a
+dropped piece go with the next one.
 """
 
 from __future__ import annotations
 
 import re
 
+from agent_core.text.delivery_tags import delivery_tags, strip_delivery_tags
 from agent_core.text.speakable import speakable
 
-__all__ = ["SentenceSplitter"]
+__all__ = ["Sentence", "SentenceSplitter"]
 
 _LOOKAHEAD = 12  # chars past max_chars a clause cut may look at (", although" fits)
 _FENCE = "```"
@@ -78,6 +82,22 @@ def _period_ends_sentence(text: str, dot: int, nxt: str, line_start: bool) -> bo
     return True
 
 
+class Sentence(str):
+    """A speakable piece (a plain str to everything that only reads words) plus its delivery tags."""
+
+    tags: tuple[str, ...]
+
+    def __new__(cls, text: str, tags: tuple[str, ...] = ()) -> Sentence:
+        sentence = super().__new__(cls, text)
+        sentence.tags = tags
+        return sentence
+
+
+def sentence_tags(sentence: str) -> tuple[str, ...]:
+    """The delivery tags a piece had (none for a plain str)."""
+    return getattr(sentence, "tags", ())
+
+
 class SentenceSplitter:
     """Streaming splitter: ``push(delta)`` per LLM delta, ``flush()`` at end of stream."""
 
@@ -88,6 +108,7 @@ class SentenceSplitter:
         max_chars: int = 150,
         first_min_chars: int | None = 32,
         language: str = "en",
+        normalize: bool = True,
     ) -> None:
         if max_chars < 1 or min_chars < 0 or min_chars > max_chars:
             raise ValueError("need 0 <= min_chars <= max_chars and max_chars >= 1")
@@ -97,6 +118,8 @@ class SentenceSplitter:
         self.max_chars = max_chars
         self.first_min_chars = first_min_chars
         self.language = language
+        self.normalize = normalize
+        self._tags: tuple[str, ...] = ()  # from pieces dropped as unspeakable, for the next piece
         self._buf = ""
         self._emitted = False  # has this stream produced a piece yet?
         self._line_start = True  # does the buffer start at the beginning of a line?
@@ -106,12 +129,12 @@ class SentenceSplitter:
         """Raw text received but not yet emitted (what would go unspoken if cut off now)."""
         return self._buf
 
-    def push(self, delta: str) -> list[str]:
+    def push(self, delta: str) -> list[Sentence]:
         """Add an LLM delta; return the pieces whose end is now certain."""
         self._buf += delta
         return self._drain(final=False)
 
-    def flush(self) -> list[str]:
+    def flush(self) -> list[Sentence]:
         """End of stream: return the remaining pieces and reset for the next stream."""
         out = self._drain(final=True)
         self.reset()
@@ -120,13 +143,14 @@ class SentenceSplitter:
     def reset(self) -> None:
         """Drop buffered text (e.g. on barge-in) and start a new stream."""
         self._buf = ""
+        self._tags = ()
         self._emitted = False
         self._line_start = True
 
     # -- internals -------------------------------------------------------------------
 
-    def _drain(self, final: bool) -> list[str]:
-        out: list[str] = []
+    def _drain(self, final: bool) -> list[Sentence]:
+        out: list[Sentence] = []
         while True:
             rest = self._buf.lstrip()
             if "\n" in self._buf[: len(self._buf) - len(rest)]:
@@ -147,9 +171,11 @@ class SentenceSplitter:
                 break
             # everything between pieces is whitespace, so the rest starts right at the cut
             piece, self._buf, self._line_start = self._buf[:cut], self._buf[cut:], False
-            spoken = speakable(piece, language=self.language)
+            spoken = speakable(piece, language=self.language) if self.normalize else strip_delivery_tags(piece)
+            self._tags += tuple(delivery_tags(piece))
             if any(c.isalnum() for c in spoken):
-                out.append(spoken)
+                out.append(Sentence(spoken, self._tags))
+                self._tags = ()
                 self._emitted = True
         return out
 

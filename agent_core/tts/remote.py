@@ -20,7 +20,8 @@ from websockets.exceptions import ConnectionClosed
 from agent_core.audio.frames import AudioFrame
 from agent_core.errors import ProviderError
 from agent_core.remote.connections import ConnectionPool, ServiceEndpoint, ServiceUnavailable
-from agent_core.tts.base import SpeechStyle, TextToSpeech, UnknownVoiceError, UnsupportedStyleError
+from agent_core.tts.base import SpeechStyle, TextToSpeech, UnknownVoiceError, UnsupportedStyleError, VoiceInfo
+from agent_core.tts.styles import layered
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,7 @@ class RemoteTts(TextToSpeech):
         self.style = style
         self.pool = ConnectionPool(endpoint)
         self._voices: list[str] = []
+        self._details: dict[str, VoiceInfo] = {}  # the service's registry: each voice's default style and knobs
         self._tasks: set[asyncio.Task[None]] = set()
 
     def voice_names(self) -> list[str]:
@@ -53,10 +55,17 @@ class RemoteTts(TextToSpeech):
         except (ServiceUnavailable, ProviderError) as exc:
             log.warning("TTS voice library not reachable: %s", exc)
 
+    def describe_voice(self, name: str) -> VoiceInfo:
+        return self._details.get(name) or super().describe_voice(name)
+
     async def _read_library(self) -> None:
         library = await self._http("GET", "/v1/voices")  # with the namespaced clones, unlike /health
         self._voices = list(library.get("voices", []))
         self.can_clone = bool(library.get("can_clone", False))
+        details = [VoiceInfo.model_validate(d) for d in library.get("details", [])]
+        self._details = {d.name: d for d in details}
+        if details:  # knobs belong to the engine behind the service, the same for each of its voices
+            self.style_knobs = tuple(details[0].knobs)
 
     async def clone_voice(self, name: str, wav_bytes: bytes, *, namespace: str | None = None) -> str:
         form = {"name": name} | ({"namespace": namespace} if namespace else {})
@@ -69,8 +78,8 @@ class RemoteTts(TextToSpeech):
         self, text: str, *, voice: str | None = None, style: SpeechStyle | None = None
     ) -> AsyncIterator[AudioFrame]:
         request = {"type": "speak", "id": uuid.uuid4().hex[:16], "text": text, "voice": voice}
-        if style or self.style:
-            request["style"] = (style or self.style).model_dump(exclude_none=True)  # type: ignore[union-attr]
+        if merged := layered(self.style, style):  # the configured speed under the caller's style
+            request["style"] = merged.model_dump(exclude_none=True)
         started = False
         for attempt in (1, 2):  # one retry, only while nothing has been played
             try:

@@ -28,6 +28,7 @@ from agent_core.tts.base import (
     visible_voices,
     voice_namespace,
 )
+from agent_core.tts.styles import VoicePreset, layered
 
 from .chatterbox_tts import ChatterboxEngine
 from .kyutai_stt import FRAME, SR, KyutaiSttEngine
@@ -115,22 +116,38 @@ class ChatterboxSpeech(TextToSpeech):
     # The engine's defaults (ChatterboxEngine.synthesize_stream), as upstream Chatterbox has them.
     default_style = SpeechStyle(speed=1.0, exaggeration=0.5, cfg_weight=0.5, temperature=0.8)
 
-    def __init__(self, engine: ChatterboxEngine, *, default_voice: str | None = None) -> None:
+    def __init__(self, engine: ChatterboxEngine, *, default_voice: str | None = None,
+                 presets: dict[str, VoicePreset] | None = None) -> None:
         self.engine = engine
         self.default_voice = default_voice
+        # The operator's named voices: a reference clip plus default style values, checked here at start.
+        self.presets = dict(presets or {})
+        clips = self._clips()
+        problems = [f"{name!r} is a clip's name already" for name in self.presets if name in clips]
+        problems += [f"{name!r} speaks with {p.clip!r}, which is not among the clips ({', '.join(clips)})"
+                     for name, p in self.presets.items() if p.clip not in clips]
+        if problems:
+            raise ValueError("voice presets: " + "; ".join(problems))
         # One thread per open request: each waits on the engine's batching worker, not on the GPU itself.
         self.executor = ThreadPoolExecutor(max_workers=engine.max_streams, thread_name_prefix="parley-chatterbox")
 
-    def voice_names(self) -> list[str]:
+    def _clips(self) -> list[str]:
         return [CHECKPOINT_VOICE, *self.engine.voices()]
 
+    def voice_names(self) -> list[str]:
+        return [*self._clips(), *sorted(self.presets)]
+
     def describe_voice(self, name: str) -> VoiceInfo:
-        return VoiceInfo(name=name, backend=self.name, language="en", clone=name != CHECKPOINT_VOICE,
-                         style=self.default_style, knobs=list(self.style_knobs))
+        preset = self.presets.get(name)
+        style = layered(self.default_style, preset.style) if preset else self.default_style
+        return VoiceInfo(name=name, backend=self.name, language="en", clone=name != CHECKPOINT_VOICE and not preset,
+                         style=style or self.default_style, knobs=list(self.style_knobs))
 
     def engine_voice(self, voice: str | None) -> str | None:
         """The engine's name for `voice` (None: the checkpoint's own); an unknown voice is refused, never replaced."""
         name = voice or self.default_voice
+        if name in self.presets:
+            name = self.presets[name].clip
         if name is None or name == CHECKPOINT_VOICE:
             return None
         if name not in self.engine.voices():
@@ -140,6 +157,8 @@ class ChatterboxSpeech(TextToSpeech):
     async def synthesize(
         self, text: str, *, voice: str | None = None, style: SpeechStyle | None = None
     ) -> AsyncIterator[AudioFrame]:
+        preset = self.presets.get(voice or self.default_voice or "")
+        style = layered(preset.style if preset else None, style)  # the request's values over the preset's
         options = style.model_dump(exclude_none=True) if style else {}
         name = self.engine_voice(voice)
 

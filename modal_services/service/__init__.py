@@ -2,7 +2,8 @@
 
 Routes (docs/services.md): WS /v1/stt/stream, WS /v1/tts/stream, POST /v1/audio/speech (and /stream),
 POST /v1/audio/transcriptions, GET/POST /v1/voices, POST /v1/chat/completions (embedded LLM
-only; vLLM serves its own), GET /health. Engines are loaded by the owner before the app serves.
+only; vLLM serves its own), GET /health, GET /playground (a page to try the voices). Engines are
+loaded by the owner before the app serves.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ def create_services_app(
 
         app.include_router(stt_router(stt, auth))
     if tts is not None:
+        from modal_services.service.playground_routes import playground_router
         from modal_services.service.speech_routes import speech_router
         from modal_services.service.tts_routes import tts_router
         from modal_services.service.voice_aliases import VoiceAliases
@@ -59,6 +61,7 @@ def create_services_app(
         aliases = VoiceAliases(voice_aliases or {}, tts.voice_names())
         app.include_router(tts_router(tts, auth, aliases))
         app.include_router(speech_router(tts, auth, aliases))
+        app.include_router(playground_router())
     if llm is not None:
         from modal_services.service.chat_routes import chat_router
 

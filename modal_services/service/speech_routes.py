@@ -13,20 +13,22 @@ import asyncio
 import base64
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import aclosing
 from typing import Literal
 
 from fastapi import APIRouter, Depends, HTTPException
 from fastapi.responses import Response, StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from agent_core.audio.encode import MEDIA_TYPES, AudioEncoder, SpeechFormat, wav_header
 from agent_core.audio.frames import AudioFrame
 from agent_core.remote.protocol import MAX_TEXT_CHARS
-from agent_core.text.delivery_tags import strip_delivery_tags
+from agent_core.text.delivery_tags import delivery_tags, strip_delivery_tags
+from agent_core.text.sentences import SentenceSplitter, sentence_tags
 from agent_core.text.speakable import speakable
 from agent_core.tts.base import SpeechStyle, TextToSpeech, UnknownVoiceError, UnsupportedStyleError
+from agent_core.tts.styles import sentence_style
 from modal_services.service.audio_stream import pcm_stream
 from modal_services.service.auth import ServiceAuth
 from modal_services.service.voice_aliases import VoiceAliases
@@ -35,23 +37,22 @@ log = logging.getLogger(__name__)
 SPEECH_RATE = 24000  # OpenAI's rate for every response_format
 
 
-class SpeechRequest(BaseModel):
-    """OpenAI's `POST /v1/audio/speech` body, plus Parley's `normalize` and Chatterbox's style fields."""
+class SpeechRequest(SpeechStyle):
+    """OpenAI's `POST /v1/audio/speech` body, plus Parley's `normalize` and the style fields.
+
+    The style fields (speed, exaggeration, cfg_weight, temperature, seed) and their ranges are
+    SpeechStyle's own; None is the voice's default (GET /v1/voices), a speed of 1.0 unless configured.
+    """
 
     model: str = "parley"
     input: str = Field(min_length=1, max_length=MAX_TEXT_CHARS)
     voice: str | None = None
     response_format: SpeechFormat = "mp3"  # OpenAI's default
-    speed: float | None = Field(None, ge=0.25, le=4.0)  # None: the voice's own (GET /v1/voices), 1.0 unless configured
     stream_format: Literal["audio", "sse"] = "audio"
     instructions: str | None = None  # accepted for compatibility; no engine here takes instructions
     # Parley's speakable text (numbers, dates, markdown read as a person would); false sends
     # the input as is. Delivery tags ("[laughs]") are never read aloud either way.
     normalize: bool = True
-    exaggeration: float | None = Field(None, ge=0.0, le=2.0)
-    cfg_weight: float | None = Field(None, ge=0.0, le=1.0)
-    temperature: float | None = Field(None, ge=0.05, le=2.0)
-    seed: int | None = None
 
 
 def speech_text(request: SpeechRequest) -> str:
@@ -62,14 +63,34 @@ def speech_text(request: SpeechRequest) -> str:
     return text
 
 
+def speech_pieces(
+    request: SpeechRequest, style: SpeechStyle, knobs: Sequence[str], voice_default: SpeechStyle | None
+) -> list[tuple[str, SpeechStyle | None]]:
+    """The text to speak and its style; sentence by sentence when a delivery tag changes the style.
+
+    The same `sentence_style` as the conversation path: on a backend with exaggeration a
+    "[laughs]" raises it for its sentence; elsewhere tags are only removed.
+    """
+    tags = delivery_tags(request.input)
+    if sentence_style(tags, style, knobs, voice_default) is style:
+        return [(speech_text(request), style)]
+    splitter = SentenceSplitter(normalize=request.normalize, first_min_chars=None)
+    pieces = [*splitter.push(request.input), *splitter.flush()]
+    if not pieces:
+        raise HTTPException(400, "input has nothing to say: it is blank, punctuation or tags only")
+    return [(str(p), sentence_style(sentence_tags(p), style, knobs, voice_default)) for p in pieces]
+
+
 def speech_router(tts: TextToSpeech, auth: ServiceAuth, aliases: VoiceAliases) -> APIRouter:
     router = APIRouter()
 
     async def speak(request: SpeechRequest, *, streamed: bool) -> Response:
-        text = await asyncio.to_thread(speech_text, request)  # ~13 ms for 4,096 characters: off the loop
-        style = SpeechStyle(**request.model_dump(include={"speed", "exaggeration", "cfg_weight", "temperature", "seed"}))
+        style = SpeechStyle(**request.model_dump(include=set(SpeechStyle.model_fields)))
         voice = aliases.resolve(request.voice)
-        frames = pcm_stream(tts.synthesize(text, voice=voice, style=style), SPEECH_RATE)
+        voice_default = tts.describe_voice(voice).style if voice else None
+        # ~13 ms for 4,096 characters: off the loop
+        pieces = await asyncio.to_thread(speech_pieces, request, style, tts.style_knobs, voice_default)
+        frames = pcm_stream(_spoken(tts, pieces, voice), SPEECH_RATE)
         first = await _first_frame(frames)
         if request.stream_format == "sse":
             return StreamingResponse(_sse(first, frames, request.response_format), media_type="text/event-stream")
@@ -93,6 +114,15 @@ def speech_router(tts: TextToSpeech, auth: ServiceAuth, aliases: VoiceAliases) -
         return await speak(request, streamed=True)
 
     return router
+
+
+async def _spoken(
+    tts: TextToSpeech, pieces: list[tuple[str, SpeechStyle | None]], voice: str | None
+) -> AsyncIterator[AudioFrame]:
+    for text, style in pieces:
+        async with aclosing(tts.synthesize(text, voice=voice, style=style)) as frames:  # type: ignore[type-var]
+            async for frame in frames:
+                yield frame
 
 
 async def _first_frame(frames: AsyncIterator[AudioFrame]) -> AudioFrame:

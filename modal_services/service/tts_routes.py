@@ -33,7 +33,7 @@ def tts_router(tts: TextToSpeech, auth: ServiceAuth, aliases: VoiceAliases) -> A
     @router.websocket(TTS_PATH)
     async def stream(websocket: WebSocket) -> None:
         if await auth.accept(websocket):
-            await _TtsConnection(tts, websocket).run()
+            await _TtsConnection(tts, websocket, aliases).run()
 
     @router.get("/v1/voices", dependencies=[Depends(auth.check_request)])
     async def voices(namespace: str | None = None) -> dict[str, Any]:
@@ -63,8 +63,8 @@ def tts_router(tts: TextToSpeech, auth: ServiceAuth, aliases: VoiceAliases) -> A
 
 
 class _TtsConnection:
-    def __init__(self, tts: TextToSpeech, websocket: WebSocket) -> None:
-        self.tts, self.ws = tts, websocket
+    def __init__(self, tts: TextToSpeech, websocket: WebSocket, aliases: VoiceAliases) -> None:
+        self.tts, self.ws, self.aliases = tts, websocket, aliases
         self.send_lock = asyncio.Lock()
         self.current: tuple[str, asyncio.Task[None]] | None = None
 
@@ -101,7 +101,8 @@ class _TtsConnection:
     async def _speak(self, request: TtsSpeak) -> None:
         started = False
         try:
-            frames = pcm_stream(self.tts.synthesize(request.text, voice=request.voice, style=request.style),
+            voice = self.aliases.resolve(request.voice)  # the same names as the speech API
+            frames = pcm_stream(self.tts.synthesize(request.text, voice=voice, style=request.style),
                                  request.sample_rate)
             async with aclosing(frames):
                 async for frame in frames:

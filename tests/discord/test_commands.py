@@ -53,6 +53,7 @@ ADMIN_COMMANDS = [
     ("persona set", (opt("name", "pirate"),)),
     ("voice set", (opt("name", "voice01"),)),
     ("voice clone", (opt("name", "mine"), attachment("a.wav", 1000)[0])),
+    ("voice style", (opt("speed", 1.2, type=10),)),
     ("mode", (opt("mode", "addressed"),)),
     ("say", (opt("text", "hello"),)),
     ("config set", (opt("key", "wake_name"), opt("value", "Robo"))),
@@ -83,6 +84,39 @@ async def test_admin_commands_declare_manage_guild(h: Harness) -> None:
     for name in ["join", "leave", "mode", "say"]:
         assert top[name]["default_member_permissions"] == MANAGE_GUILD
     assert all(cmd["dm_permission"] is False for cmd in top.values())
+
+
+# -- /voice style ---------------------------------------------------------------------------------
+
+
+async def test_voice_style_is_stored_merged_applied_and_shown(h: Harness) -> None:
+    h.tts.style_knobs = ("speed",)  # a Piper-like backend: the reply says what it ignores
+    await h.run("voice style", opt("exaggeration", 0.9, type=10), opt("speed", 1.25, type=10))
+    assert_ephemeral_message(h.recorder.sent[0])
+    assert await h.settings() == {"style": {"exaggeration": 0.9, "speed": 1.25}}
+    assert h.voice.calls == [("apply_settings", GUILD)]
+    assert "`speed` 1.25" in h.recorder.last_text() and "`exaggeration` 0.9" in h.recorder.last_text()
+    assert "(library-tts) ignores: exaggeration, cfg_weight, temperature" in h.recorder.last_text()
+    await h.run("voice style", opt("temperature", 0.6, type=10))  # one knob changes, the others stay
+    assert await h.settings() == {"style": {"exaggeration": 0.9, "speed": 1.25, "temperature": 0.6}}
+    await h.run("voice style")  # no option: show only
+    assert "`temperature` 0.6" in h.recorder.last_text() and len(h.voice.calls) == 2
+    await h.run("voice style", opt("reset", True, type=5))
+    assert await h.settings() == {"style": {}}
+    assert "nothing set" in h.recorder.last_text()
+
+
+async def test_voice_style_declares_speech_api_ranges_and_refuses_values_outside_them(h: Harness) -> None:
+    [style] = [c for c in h.bot.tree.walk_commands() if c.qualified_name == "voice style"]
+    options = {o["name"]: o for o in style.to_dict(h.bot.tree)["options"]}
+    assert (options["speed"]["min_value"], options["speed"]["max_value"]) == (0.25, 4.0)
+    assert (options["exaggeration"]["min_value"], options["exaggeration"]["max_value"]) == (0.0, 2.0)
+    assert (options["cfg_weight"]["min_value"], options["cfg_weight"]["max_value"]) == (0.0, 1.0)
+    assert (options["temperature"]["min_value"], options["temperature"]["max_value"]) == (0.05, 2.0)
+    # Discord enforces them; a stale or forged client is refused here too
+    await h.run("voice style", opt("exaggeration", 5.0, type=10))
+    assert "`exaggeration` must be from 0 to 2." in h.recorder.last_text()
+    assert await h.settings() == {} and h.voice.calls == []
 
 
 # -- persona / mode / config -----------------------------------------------------------------------

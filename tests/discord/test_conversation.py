@@ -116,6 +116,29 @@ async def test_guild_turn_settings_go_over_the_persona_ones(tmp_path):
     await db.close()
 
 
+async def test_guild_style_goes_over_the_persona_style_in_the_live_conversation(tmp_path):
+    from types import SimpleNamespace
+
+    from agent_core.settings import Settings
+    from agent_core.storage import Database
+    from agent_core.tts.styles import StyleSettings
+    from bots.voice_service import VoiceService
+
+    personas = tmp_path / "personas"
+    personas.mkdir()
+    (personas / "lively.toml").write_text('system_prompt = "x"\n[style]\nexaggeration = 0.8\nspeed = 1.1\n')
+    db = Database.for_data_dir(tmp_path / "data")
+    await db.migrate()
+    await db.set_guild_setting(7, "persona", "lively")
+    service = VoiceService(Conversations(Settings(data_dir=tmp_path, personas_path=personas), providers=None, db=db))
+    session = SimpleNamespace(persona=None, update_settings=lambda settings: None)
+    service.stays[7] = SimpleNamespace(talk=SimpleNamespace(session=session, set_reply_mode=lambda mode, name: None))
+    await db.set_guild_setting(7, "style", {"speed": 1.4, "temperature": 0.5})  # what /voice style stores
+    await service.apply_settings(7)
+    assert session.persona.style == StyleSettings(exaggeration=0.8, speed=1.4, temperature=0.5)
+    await db.close()
+
+
 async def test_join_says_busy_when_the_process_is_at_capacity(tmp_path):
     """The place count is shared with the phone line and Realtime sessions of the same process."""
     from types import SimpleNamespace

@@ -267,3 +267,56 @@ def test_post_call_jobs_run_on_a_gpu_function_the_orchestrator_spawns(deployed):
     assert {path: volume._name for path, volume in spec.volumes.items()} == {
         "/weights": "parley-weights", "/recordings": "parley-recordings"}
     assert [s._name for s in spec.secrets if s._name] == ["parley-orchestrator"]  # the database URL
+
+
+class _LibraryChatterbox:
+    """ChatterboxEngine's surface the adapter uses, with a voice library and no model."""
+
+    max_streams = 2
+
+    def __init__(self, clips: list[str]) -> None:
+        self.clips, self.calls = clips, []
+
+    def voices(self) -> list[str]:
+        return list(self.clips)
+
+    def synthesize_stream(self, text, *, voice=None, **options):
+        import numpy as np
+
+        self.calls.append((text, voice, options))
+        yield np.zeros(2400, np.float32)
+
+
+def test_the_tts_class_serves_the_operators_presets_and_aliases(monkeypatch):
+    import json
+
+    from fastapi.testclient import TestClient
+
+    presets = {"narrator": {"clip": "ada", "style": {"exaggeration": 0.7, "speed": 0.9}}}
+    env = {"PARLEY_MODAL_TTS__VOICE_PRESETS": json.dumps(presets),
+           "PARLEY_MODAL_TTS__VOICE_ALIASES": json.dumps({"alloy": "narrator", "echo": "default"})}
+    with fresh_modal_app(monkeypatch, **env) as module:
+        engine = _LibraryChatterbox(["ada"])
+        client = TestClient(module.tts.tts_web_app(engine, module.tts.TTS))  # what TtsService.web serves
+        listing = client.get("/v1/voices").json()
+        assert listing["voices"] == ["default", "ada", "narrator"]
+        assert listing["aliases"] == {"alloy": "narrator", "echo": "default"}
+        narrator = next(d for d in listing["details"] if d["name"] == "narrator")
+        assert narrator["clone"] is False and narrator["backend"] == "chatterbox"
+        assert narrator["style"] == {"speed": 0.9, "exaggeration": 0.7, "cfg_weight": 0.5, "temperature": 0.8,
+                                     "seed": None}
+        speech = client.post("/v1/audio/speech", json={"input": "Hello there.", "voice": "alloy",
+                                                       "response_format": "pcm", "temperature": 0.6})
+        assert speech.status_code == 200
+        # the alias, then the preset: its clip, its style under the request's own values
+        assert engine.calls[-1] == ("Hello there.", "ada", {"exaggeration": 0.7, "speed": 0.9, "temperature": 0.6})
+        with client.websocket_connect("/v1/tts/stream") as ws:  # the agent core's socket honours aliases too
+            ws.send_json({"type": "speak", "id": "r1", "text": "Hi there.", "voice": "alloy", "sample_rate": 24000})
+            assert ws.receive_json()["type"] == "start"
+        assert engine.calls[-1][1] == "ada"
+        refused = client.post("/v1/audio/speech", json={"input": "Hi.", "voice": "nova", "response_format": "pcm"})
+        assert refused.status_code == 400 and "narrator" in refused.json()["error"]["message"]
+        with pytest.raises(ValueError, match="'ghost' speaks with 'nobody', which is not among the clips"):
+            module.tts.tts_web_app(engine, module.tts.TTS.model_copy(
+                update={"voice_presets": {"ghost": module.tts.TTS.voice_presets["narrator"].model_copy(
+                    update={"clip": "nobody"})}}))

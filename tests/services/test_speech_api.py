@@ -93,6 +93,22 @@ async def test_text_is_normalized_unless_asked_not_to_and_tags_are_never_spoken(
     assert tts.started == ["I have three cats", "I have 3 cats"]
 
 
+async def test_tags_become_per_sentence_exaggeration_where_the_backend_has_it():
+    """The conversation path's sentence_style, on the speech API: "[laughs]" livens its sentence only."""
+    tts = ToneTts()
+    tts.style_knobs = ("speed", "exaggeration", "cfg_weight")
+    async with services(tts=tts) as url:
+        client = AsyncOpenAI(base_url=url + "/v1", api_key=TOKEN)
+        await client.audio.speech.create(model="parley", voice="tone", response_format="pcm",
+                                         input="That is funny [laughs]. Now the weather for today.",
+                                         extra_body={"exaggeration": 0.5})
+        await client.close()
+    assert tts.started == ["That is funny.", "Now the weather for today."]
+    lively, plain = tts.styles
+    assert (lively.exaggeration, lively.cfg_weight) == (pytest.approx(0.85), 0.3)
+    assert (plain.exaggeration, plain.cfg_weight) == (0.5, None)
+
+
 async def test_client_mistakes_are_4xx_with_a_reason():
     async with services(tts=SpeedLimitedTts(fail_on="boom")) as url:
         client = AsyncOpenAI(base_url=url + "/v1", api_key=TOKEN, max_retries=0)

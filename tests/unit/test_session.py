@@ -140,7 +140,7 @@ async def test_provider_fault_is_spoken_as_apology_and_session_continues(jfk_ope
 
 async def test_tts_failure_mid_reply_apologises(jfk_opening):
     class FailingSecondSentence(ScriptedTts):
-        async def synthesize(self, text, *, voice=None):
+        async def synthesize(self, text, *, voice=None, style=None):
             if text.startswith("Second"):
                 raise RuntimeError("tts crashed")
             async for frame in super().synthesize(text, voice=voice):
