@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, BaseModel, Field, SecretStr
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -76,10 +76,34 @@ class RecordingSettings(BaseModel):
     # a call may need the caller's consent where you operate: say so in the greeting, or turn it off
     # here, per number (number setting `record`), or per persona (`record = false`).
     phone: bool = True
-    # Where recordings go (default: data_dir/recordings; on Modal, the mounted Volume).
+    # Where recordings go, as a URL: unset, the local `directory` (default: data_dir/recordings; on
+    # Modal, the mounted Volume); `s3://bucket/prefix`, an S3-compatible bucket (boto3, the
+    # `parley[s3]` extra); `file:///absolute/path`, a local directory. Other schemes stop the start.
+    store: str | None = None
     directory: Path | None = None
+    # The bucket's service: unset, AWS (region from s3_region or AWS_REGION); set for MinIO, R2,
+    # Ceph, ... Without the key pair, boto3's own chain applies (AWS_* variables, instance roles).
+    s3_endpoint_url: str | None = None
+    s3_region: str | None = None
+    s3_access_key_id: SecretStr | None = None
+    s3_secret_access_key: SecretStr | None = None
     # Recordings older than this are deleted (checked at start and every few hours); 0 keeps them.
     retention_days: float = 30.0
+
+    @field_validator("store")
+    @classmethod
+    def _known_store(cls, url: str | None) -> str | None:
+        from agent_core.storage.recordings import check_store_url
+
+        return None if url is None or not url.strip() else check_store_url(url.strip())
+
+    @model_validator(mode="after")
+    def _one_answer(self) -> RecordingSettings:
+        if self.store and self.store.startswith("file:") and self.directory is not None:
+            raise ValueError("recording: store (a file:// URL) and directory both name a local directory; set one")
+        if (self.s3_access_key_id is None) != (self.s3_secret_access_key is None):
+            raise ValueError("recording: set both s3_access_key_id and s3_secret_access_key, or neither")
+        return self
 
 
 class JobSettings(BaseModel):

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, HTTPException, Request, Response
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -92,6 +92,7 @@ def create_app(
         if not twilio.validate_signatures:
             log.warning("!!! Twilio signature checks are OFF (PARLEY_TWILIO_VALIDATE_SIGNATURES=false): local development only !!!")
         await db.migrate()
+        await phone.recordings.check()  # a bucket that does not exist stops the start, not the first call
         await providers.load()  # no-op when the caller loaded them already
         discord_task = _start_discord(settings, providers, db, discord_token, admission)
         retention = asyncio.create_task(_keep_recordings_within_retention(phone, settings), name="retention")
@@ -137,11 +138,19 @@ def create_app(
         return job
 
     @app.get("/api/calls/{call_sid}/recording", dependencies=[Depends(require_admin)])
-    async def get_call_recording(call_sid: str) -> FileResponse:
-        path = await phone.recordings.find(TWILIO, call_sid)
-        if path is None:
+    async def get_call_recording(call_sid: str) -> Response:
+        try:
+            found = await phone.recordings.open(TWILIO, call_sid)
+        except OSError as exc:
+            log.exception("recording of call %s could not be read from %s", call_sid, phone.recordings.location)
+            raise HTTPException(status_code=503, detail="the recording store is unavailable") from exc
+        if found is None:
             raise HTTPException(status_code=404, detail="no recording of this call (not recorded, or past retention)")
-        return FileResponse(path, media_type="audio/wav", filename=f"{call_sid}.wav")
+        if found.path is not None:  # a local file: served with ranges
+            return FileResponse(found.path, media_type=found.media_type, filename=found.filename)
+        disposition = f'attachment; filename="{found.filename}"'
+        return StreamingResponse(found.chunks, media_type=found.media_type,
+                                 headers={"Content-Length": str(found.size), "Content-Disposition": disposition})
 
     return app
 
@@ -168,5 +177,5 @@ async def _keep_recordings_within_retention(phone: Phone, settings: Settings) ->
         try:
             await phone.recordings.delete_older_than(settings.recording.retention_days)
         except OSError:
-            log.exception("retention sweep of %s failed", phone.recordings.root)
+            log.exception("retention sweep of %s failed", phone.recordings.location)
         await asyncio.sleep(RETENTION_SWEEP_S)

@@ -24,7 +24,7 @@ from agent_core.session import Session
 from agent_core.settings import Settings
 from agent_core.storage import Database
 from agent_core.storage.nonces import UsedNonces
-from agent_core.storage.recordings import LocalRecordingStore
+from agent_core.storage.recordings import RecordingStore, recording_store
 from agent_core.storage.writer import RecordWriter
 from telephony import twiml
 from telephony.call_tools import phone_tools
@@ -78,7 +78,8 @@ class Phone:
         self.db = db
         # Call records wait in order for a database that is down, instead of costing the call.
         self.records = RecordWriter(db)
-        self.recordings = LocalRecordingStore(settings.recordings_dir)
+        # A local directory, or a bucket (settings.recording.store): an unknown kind stops the start here.
+        self.recordings: RecordingStore = recording_store(settings)
         self.rest = rest
         # One use per token across every process on this database (e.g. Modal's containers).
         self.tokens = StreamTokens(stream_secret(twilio), ttl_s=twilio.stream_token_ttl_s,
@@ -201,12 +202,12 @@ class Phone:
     async def _keep_recording(self, recorder: ConversationRecorder, recording: ConversationRecording) -> None:
         call_sid = recorder.start.external_id
         try:
-            path = await self.recordings.save(CHANNEL, call_sid, await asyncio.to_thread(recording.to_wav))
-        except OSError:
-            log.exception("call %s: its recording could not be stored", call_sid)
+            key = await self.recordings.save(CHANNEL, call_sid, await asyncio.to_thread(recording.to_wav))
+        except OSError:  # a full disk, or a bucket that is down (RecordingStoreError)
+            log.exception("call %s: its recording could not be stored in %s", call_sid, self.recordings.location)
             return
         recorder.merge_meta({"recording": {"seconds": round(recording.duration_s, 2), "format": "wav",
-                                           "truncated": recording.truncated, "file": path.name}})
+                                           "truncated": recording.truncated, "file": key.rsplit("/", 1)[-1]}})
 
     async def aclose(self) -> None:
         """Give queued record writes (and job dispatches) their chance to land before the process exits."""

@@ -18,7 +18,7 @@ from twilio.http.response import Response
 
 from agent_core.providers import Providers
 from agent_core.session import SessionSettings
-from agent_core.settings import Settings
+from agent_core.settings import RecordingSettings, Settings
 from agent_core.storage import Database
 from agent_core.testing import ScriptedLlm, ScriptedStt, ScriptedTts
 from agent_core.turns import EndOfTurnSignals, TurnSettings
@@ -88,6 +88,7 @@ async def phone_line(
     database_url: str | None = None,
     dispatch_jobs=None,
     max_conversations: int = 100,  # instant scripted providers: capacity is not what is under test
+    recording: RecordingSettings | None = None,
 ) -> AsyncIterator[Line]:
     stt, llm, tts = stt or ScriptedStt(), llm or ScriptedLlm(), tts or ScriptedTts()
     providers = providers or Providers(stt=stt, llm=llm, tts=tts)
@@ -101,6 +102,7 @@ async def phone_line(
         max_conversations=max_conversations,
         public_url=f"http://127.0.0.1:{port}",
         admin_token=SecretStr(admin_token),
+        recording=recording or RecordingSettings(),
         # Silence alone by default: scripted audio then ends turns at a known point.
         session=SessionSettings(turn=TurnSettings(min_speech_ms=96, end_of_turn_silence_ms=end_of_turn_silence_ms,
                                                   end_of_turn_signals=end_of_turn_signals)),

@@ -88,8 +88,9 @@ async def test_a_number_can_turn_recording_off(tmp_path, jfk_opening):
 
 async def test_retention_removes_old_recordings_only(tmp_path):
     store = LocalRecordingStore(tmp_path)
-    old = await store.save("twilio", "CA-old", b"RIFF old")
-    new = await store.save("twilio", "CA-new", b"RIFF new")
+    assert await store.save("twilio", "CA-old", b"RIFF old") == "twilio/CA-old.wav"
+    await store.save("twilio", "CA-new", b"RIFF new")
+    old, new = store.path_for("twilio", "CA-old"), store.path_for("twilio", "CA-new")
     forty_days_ago = time.time() - 40 * 86400
     os.utime(old, (forty_days_ago, forty_days_ago))
     assert await store.delete_older_than(30) == 1
