@@ -11,11 +11,12 @@ from typing import Annotated
 from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from fastapi.responses import FileResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from agent_core import telemetry
 from agent_core.access import token_matches
 from agent_core.admission import Admission
+from agent_core.job_metrics import JobTotalsCollector
 from agent_core.providers import Providers
 from agent_core.settings import Settings
 from agent_core.storage import ConversationRecord, Database
@@ -105,8 +106,15 @@ def create_app(
         await phone.aclose()
         await db.close()  # the providers belong to the caller, who may share them
 
+    # Job counts and cost come from the database (workers are other processes): a registry of this
+    # app's own, beside the process-wide one, so two apps in one process never share a collector.
+    job_totals = JobTotalsCollector(JobStore(db))
+    app_metrics = CollectorRegistry(auto_describe=False)
+    app_metrics.register(job_totals)
+
     app = FastAPI(title="Parley", lifespan=lifespan)
     app.state.settings = settings
+    app.state.job_totals = job_totals
     app.state.phone = phone
     app.state.admission = admission
     app.state.db = db
@@ -120,7 +128,8 @@ def create_app(
 
     @app.get("/metrics", dependencies=[Depends(require_admin_if_set)])
     async def metrics() -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        await job_totals.refresh()  # at most one query every few seconds, awaited: the loop carries calls
+        return Response(generate_latest() + generate_latest(app_metrics), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/api/calls/{call_sid}", dependencies=[Depends(require_admin)])
     async def get_call(call_sid: str) -> ConversationWithJobs:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 
+from fastapi import FastAPI
 from pydantic import SecretStr
 from twilio.http import HttpClient
 from twilio.http.response import Response
@@ -59,6 +60,7 @@ class Line:
     llm: ScriptedLlm
     tts: ScriptedTts
     extra: dict = field(default_factory=dict)
+    app: FastAPI | None = None
 
     def simulator(self, **kwargs) -> TwilioSimulator:
         return TwilioSimulator(self.url, auth_token=self.auth_token, admin_token=self.admin_token, **kwargs)
@@ -119,4 +121,4 @@ async def phone_line(
     app = create_app(settings, providers, twilio=twilio, db=db, rest=TwilioRest(ACCOUNT_SID, auth_token, http_client=http),
                      dispatch_jobs=dispatch_jobs)
     async with running_server(app, port=port) as url:
-        yield Line(url, app.state.phone, db, http, auth_token, admin_token, stt, llm, tts)
+        yield Line(url, app.state.phone, db, http, auth_token, admin_token, stt, llm, tts, app=app)
