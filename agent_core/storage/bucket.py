@@ -51,12 +51,13 @@ def _missing(exc: BaseException | None) -> bool:
 
 @contextmanager
 def _store_errors(what: str) -> Iterator[None]:
-    """botocore's errors as RecordingStoreError (an OSError), which callers already handle."""
+    """boto3's and botocore's errors as RecordingStoreError (an OSError), which callers already handle."""
+    from boto3.exceptions import Boto3Error  # e.g. S3UploadFailedError from the transfer manager
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
         yield
-    except (BotoCoreError, ClientError) as exc:
+    except (Boto3Error, BotoCoreError, ClientError) as exc:
         raise RecordingStoreError(f"{what}: {exc}") from exc
 
 

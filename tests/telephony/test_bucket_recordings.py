@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from datetime import datetime
 
 import boto3
+import httpx
 import pytest
 from moto.server import ThreadedMotoServer
 from pydantic import SecretStr, ValidationError
@@ -114,6 +115,10 @@ async def test_a_missing_bucket_is_an_error_at_start_and_secrets_stay_out_of_sig
     caplog.set_level(logging.DEBUG, logger="agent_core")
     with pytest.raises(RecordingStoreError, match="no-such-bucket"):
         await store.check()
+    with pytest.raises(RecordingStoreError, match="s3://no-such-bucket/x/twilio/CA1.wav"):
+        await store.save("twilio", "CA1", b"RIFF")  # what the phone line logs, and the call goes on
+    with pytest.raises(RecordingStoreError):
+        await store.delete_older_than(30)
     assert SECRET_KEY not in repr(store) and SECRET_KEY not in caplog.text
     assert SECRET_KEY not in repr(bucket_settings(s3_endpoint, "s3://b"))
 
@@ -158,3 +163,12 @@ async def test_a_calls_recording_lands_in_the_bucket_downloads_and_is_transcribe
     assert len(caller) / RATE > 2.6  # the whole call: the 2.6 s the caller spoke and around it
     assert transcript is not None and transcript.kind == "transcript" and transcript.status == "done"
     assert transcriber.heard[0].duration_s == pytest.approx(len(caller) / RATE, abs=0.05)
+
+
+async def test_a_bucket_that_goes_away_is_a_503_not_a_missing_recording(s3_endpoint, s3, bucket, tmp_path):
+    async with phone_line(tmp_path, recording=bucket_settings(s3_endpoint, f"s3://{bucket}")) as line:
+        s3.delete_bucket(Bucket=bucket)
+        async with httpx.AsyncClient() as http:
+            reply = await http.get(f"{line.url}/api/calls/CA123/recording",
+                                   headers={"Authorization": f"Bearer {line.admin_token}"})
+    assert reply.status_code == 503 and reply.json()["detail"] == "the recording store is unavailable"
