@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -72,6 +72,9 @@ class TtsSettings(BaseModel):
 
 
 class RecordingSettings(BaseModel):
+    # A refused setting's error never repeats the input: it may hold the bucket's secret key.
+    model_config = ConfigDict(hide_input_in_errors=True)
+
     # Phone calls are recorded by default (both sides, the agent as the caller heard it). Recording
     # a call may need the caller's consent where you operate: say so in the greeting, or turn it off
     # here, per number (number setting `record`), or per persona (`record = false`).
@@ -150,6 +153,8 @@ class Settings(BaseSettings):
         env_file=".env",
         extra="ignore",
         populate_by_name=True,
+        # A refused setting's error names the field and the reason, never the input: it may be a secret.
+        hide_input_in_errors=True,
     )
 
     persona: str = "default"

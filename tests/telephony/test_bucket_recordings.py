@@ -14,12 +14,14 @@ import httpx
 import pytest
 from moto.server import ThreadedMotoServer
 from pydantic import SecretStr, ValidationError
+from typer.testing import CliRunner
 
 from agent_core.providers import Providers
 from agent_core.settings import RecordingSettings, Settings
 from agent_core.storage.bucket import S3RecordingStore
 from agent_core.storage.recordings import LocalRecordingStore, RecordingStoreError, recording_store
 from agent_core.testing import ScriptedStt
+from parley.cli import app
 from parley.local_server import free_port
 from parley.worker import JobWorker
 from tests.telephony.kit import phone_line
@@ -134,8 +136,17 @@ async def test_a_missing_bucket_is_an_error_at_start_and_secrets_stay_out_of_sig
 def test_a_store_url_parley_cannot_serve_stops_the_start(recording, complaint, tmp_path, monkeypatch):
     for name, setting in recording.items():
         monkeypatch.setenv(f"PARLEY_RECORDING__{name.upper()}", setting)
-    with pytest.raises(ValidationError, match=complaint):
+    with pytest.raises(ValidationError, match=complaint) as refused:
         Settings(data_dir=tmp_path)
+    assert "only-the-id" not in str(refused.value)  # an error never repeats a secret it was given
+
+
+def test_parley_refuses_to_start_on_an_unknown_store_and_says_why(tmp_path, monkeypatch):
+    monkeypatch.setenv("PARLEY_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("PARLEY_RECORDING__STORE", "gs://bucket/calls")
+    result = CliRunner().invoke(app, ["jobs", "list"])
+    assert result.exit_code == 2
+    assert "invalid settings" in result.output and "unknown scheme 'gs'" in " ".join(result.output.split())
 
 
 def test_the_default_and_file_urls_are_local_directories(tmp_path):
