@@ -95,14 +95,14 @@ class JobWorker:
         settings = self.settings
         assert settings.jobs.webhook_url is not None
         jobs = [job for job in await self.jobs.for_conversation(conversation.id) if job.kind != WEBHOOK]
-        recording = await self.recordings.exists(conversation.channel, conversation.external_id)
+        recorded = await self.recordings.exists(conversation.channel, conversation.external_id)
         payload = {
             "event": "conversation.jobs_finished",
             "conversation": conversation.model_dump(mode="json", exclude={"turns"}),
             "jobs": [job.model_dump(mode="json", include={"id", "kind", "status", "result", "error", "cost"})
                      for job in jobs],
             "recording_url": f"{settings.public_url}/api/calls/{conversation.external_id}/recording"
-            if recording and settings.public_url else None,
+            if recorded and settings.public_url else None,
         }
         secret = settings.jobs.webhook_secret.get_secret_value() if settings.jobs.webhook_secret else None
         return await deliver(settings.jobs.webhook_url, payload, secret)
