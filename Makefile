@@ -109,7 +109,7 @@ $(RUNTIME_STAMP): $(RUNTIME_DEPS) $(LLAMA_WHEELS)/.built
 	touch $@
 
 $(TEST_STAMP): $(RUNTIME_STAMP) | test-system-packages
-	$(BIN)/python -m pip install -q --only-binary llama-cpp-python --find-links $(LLAMA_WHEELS) -e '.[local,postgres,dev,modal]'
+	$(BIN)/python -m pip install -q --only-binary llama-cpp-python --find-links $(LLAMA_WHEELS) -e '.[local,postgres,s3,dev,modal]'
 	$(BIN)/python -m pip install -q torch==2.13.0 $$(scripts/index-if-reachable $(TORCH_INDEX))
 	$(BIN)/python -m pip install -q --no-deps moshi==0.2.13
 	$(BIN)/python -m pip install -q $(ENGINE_TEST_PACKAGES)

@@ -27,7 +27,7 @@ from agent_core.session_settings import SessionSettings
 from agent_core.settings import Settings
 from agent_core.storage import Database
 from agent_core.storage.jobs import POST_CALL_KINDS
-from agent_core.storage.recordings import LocalRecordingStore
+from agent_core.storage.recordings import RecordingStore, recording_store
 from agent_core.storage.writer import RecordWriter
 from agent_core.tts.styles import StyleSettings, layered
 
@@ -87,7 +87,8 @@ class Conversations:
         self.admission = admission or Admission(settings.conversation_limit)
         # Records wait in order for a database that is down, instead of costing the conversation.
         self.records = RecordWriter(db) if db is not None else None
-        self.recordings = LocalRecordingStore(settings.recordings_dir)
+        # A local directory, or a bucket (settings.recording.store): an unknown kind stops the start here.
+        self.recordings: RecordingStore = recording_store(settings)
         # Starts a finished conversation's jobs somewhere (a Modal GPU function); None: workers poll.
         self.dispatch_jobs = dispatch_jobs
         self.open_conversations: dict[str, Conversation] = {}
@@ -232,12 +233,13 @@ class Conversations:
     async def _keep_recording(self, recorder: ConversationRecorder, recording: ConversationRecording) -> None:
         start = recorder.start
         try:
-            path = await self.recordings.save(start.channel, start.external_id, await asyncio.to_thread(recording.to_wav))
-        except OSError:
-            log.exception("conversation %s: its recording could not be stored", start.external_id)
+            key = await self.recordings.save(start.channel, start.external_id, await asyncio.to_thread(recording.to_wav))
+        except OSError:  # a full disk, or a bucket that is down (RecordingStoreError)
+            log.exception("conversation %s: its recording could not be stored in %s", start.external_id,
+                          self.recordings.location)
             return
         recorder.merge_meta({"recording": {"seconds": round(recording.duration_s, 2), "format": "wav",
-                                           "truncated": recording.truncated, "file": path.name}})
+                                           "truncated": recording.truncated, "file": key.rsplit("/", 1)[-1]}})
 
     async def aclose(self) -> None:
         """Close what is still open, then give queued record writes (and job dispatches) their

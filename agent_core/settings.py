@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, BaseModel, Field, SecretStr
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -72,22 +72,49 @@ class TtsSettings(BaseModel):
 
 
 class RecordingSettings(BaseModel):
+    # A refused setting's error never repeats the input: it may hold the bucket's secret key.
+    model_config = ConfigDict(hide_input_in_errors=True)
+
     # Phone calls are recorded by default (both sides, the agent as the caller heard it). Recording
     # a call may need the caller's consent where you operate: say so in the greeting, or turn it off
     # here, per number (number setting `record`), or per persona (`record = false`).
     phone: bool = True
     # Discord channels and browser sessions keep their words (the record) but not their audio
-    # unless turned on here, per guild (`/config record`) or per persona.
+    # unless turned on here or per persona (`record = true`).
     discord: bool = False
     web: bool = False
-    # Where recordings go (default: data_dir/recordings; on Modal, the mounted Volume).
+    # Where recordings go, as a URL: unset, the local `directory` (default: data_dir/recordings; on
+    # Modal, the mounted Volume); `s3://bucket/prefix`, an S3-compatible bucket (boto3, the
+    # `parley[s3]` extra); `file:///absolute/path`, a local directory. Other schemes stop the start.
+    store: str | None = None
     directory: Path | None = None
+    # The bucket's service: unset, AWS (region from s3_region or AWS_REGION); set for MinIO, R2,
+    # Ceph, ... Without the key pair, boto3's own chain applies (AWS_* variables, instance roles).
+    s3_endpoint_url: str | None = None
+    s3_region: str | None = None
+    s3_access_key_id: SecretStr | None = None
+    s3_secret_access_key: SecretStr | None = None
     # Recordings older than this are deleted (checked at start and every few hours); 0 keeps them.
     retention_days: float = 30.0
 
     def for_channel(self, channel: str) -> bool:
         """Whether a channel's conversations are recorded by default."""
         return {"phone": self.phone, "discord": self.discord, "web": self.web}.get(channel, False)
+
+    @field_validator("store")
+    @classmethod
+    def _known_store(cls, url: str | None) -> str | None:
+        from agent_core.storage.recordings import check_store_url
+
+        return None if url is None or not url.strip() else check_store_url(url.strip())
+
+    @model_validator(mode="after")
+    def _one_answer(self) -> RecordingSettings:
+        if self.store and self.store.startswith("file:") and self.directory is not None:
+            raise ValueError("recording: store (a file:// URL) and directory both name a local directory; set one")
+        if (self.s3_access_key_id is None) != (self.s3_secret_access_key is None):
+            raise ValueError("recording: set both s3_access_key_id and s3_secret_access_key, or neither")
+        return self
 
 
 class JobSettings(BaseModel):
@@ -134,6 +161,8 @@ class Settings(BaseSettings):
         env_file=".env",
         extra="ignore",
         populate_by_name=True,
+        # A refused setting's error names the field and the reason, never the input: it may be a secret.
+        hide_input_in_errors=True,
     )
 
     persona: str = "default"

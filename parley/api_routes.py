@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from fastapi.responses import FileResponse
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi.responses import FileResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
@@ -15,6 +16,7 @@ from agent_core.conversations import PHONE, Conversations
 from agent_core.storage import ConversationRecord, Database
 from agent_core.storage.jobs import JobRecord, JobStore
 
+log = logging.getLogger(__name__)
 bearer = HTTPBearer(auto_error=False)
 
 
@@ -101,22 +103,30 @@ async def get_job(request: Request, job_id: int) -> JobRecord:
     return job
 
 
+async def _recording(conversations: Conversations, channel: str, external_id: str, filename: str) -> Response:
+    try:
+        found = await conversations.recordings.open(channel, external_id)
+    except OSError as exc:
+        log.exception("recording of %s %s could not be read from %s", channel, external_id,
+                      conversations.recordings.location)
+        raise HTTPException(status_code=503, detail="the recording store is unavailable") from exc
+    if found is None:
+        raise HTTPException(status_code=404, detail="no recording (not recorded, or past retention)")
+    if found.path is not None:  # a local file: served with ranges
+        return FileResponse(found.path, media_type=found.media_type, filename=filename)
+    return StreamingResponse(found.chunks, media_type=found.media_type, headers={
+        "Content-Length": str(found.size), "Content-Disposition": f'attachment; filename="{filename}"'})
+
+
 @router.get("/calls/{call_sid}/recording")
-async def get_call_recording(request: Request, call_sid: str) -> FileResponse:
-    conversations: Conversations = request.app.state.conversations
-    path = await conversations.recordings.find(PHONE, call_sid)
-    if path is None:
-        raise HTTPException(status_code=404, detail="no recording of this call (not recorded, or past retention)")
-    return FileResponse(path, media_type="audio/wav", filename=f"{call_sid}.wav")
+async def get_call_recording(request: Request, call_sid: str) -> Response:
+    return await _recording(request.app.state.conversations, PHONE, call_sid, f"{call_sid}.wav")
 
 
 @router.get("/conversations/{conversation_id}/recording")
-async def get_conversation_recording(request: Request, conversation_id: int) -> FileResponse:
+async def get_conversation_recording(request: Request, conversation_id: int) -> Response:
     record = await _db(request).get_conversation_by_id(conversation_id)
     if record is None:
         raise HTTPException(status_code=404, detail="no such conversation")
-    conversations: Conversations = request.app.state.conversations
-    path = await conversations.recordings.find(record.channel, record.external_id)
-    if path is None:
-        raise HTTPException(status_code=404, detail="no recording of this conversation (not recorded, or past retention)")
-    return FileResponse(path, media_type="audio/wav", filename=f"conversation-{conversation_id}.wav")
+    return await _recording(request.app.state.conversations, record.channel, record.external_id,
+                            f"conversation-{conversation_id}.wav")

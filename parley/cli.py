@@ -41,7 +41,13 @@ def main(
     # A native crash (a model library built for another CPU) then still names the Python frame.
     # (The process's own stderr: a captured sys.stderr may have no file descriptor.)
     faulthandler.enable(file=sys.__stderr__)
-    logs.configure(level=logging.DEBUG if verbose else logging.WARNING, json_lines=log_json, secrets=_known_secrets())
+    from pydantic import ValidationError
+
+    try:
+        secrets = _known_secrets()
+    except ValidationError as exc:  # a setting Parley cannot use (e.g. an unknown recording store): say which
+        raise fail(f"invalid settings: {exc}") from None
+    logs.configure(level=logging.DEBUG if verbose else logging.WARNING, json_lines=log_json, secrets=secrets)
 
 
 def _known_secrets() -> list[str | None]:

@@ -60,8 +60,8 @@ async def _phone_call(settings: Settings, providers, question: AudioFrame, statu
     auth_token, admin_token = secrets.token_hex(16), secrets.token_hex(16)
     twilio = TwilioSettings(auth_token=SecretStr(auth_token), validate_signatures=True)
     with tempfile.TemporaryDirectory(prefix="parley-demo-") as scratch:
-        # The demo call's record and recording stay in the scratch folder, not the user's data.
-        recording = settings.recording.model_copy(update={"directory": Path(scratch) / "recordings"})
+        # The demo call's record and recording stay in the scratch folder, not the user's data (or bucket).
+        recording = settings.recording.model_copy(update={"directory": Path(scratch) / "recordings", "store": None})
         local = settings.model_copy(update={"public_url": f"http://127.0.0.1:{port}",
                                             "admin_token": SecretStr(admin_token), "recording": recording})
         db = Database.for_data_dir(Path(scratch))

@@ -9,12 +9,14 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import Depends, FastAPI, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from agent_core.conversations import Conversations, JobDispatcher
+from agent_core.job_metrics import JobTotalsCollector
 from agent_core.providers import Providers
 from agent_core.settings import Settings
 from agent_core.storage import Database
+from agent_core.storage.jobs import JobStore
 from parley.api_routes import require_admin_if_set
 from parley.api_routes import router as api_router
 from parley.talk_routes import router as talk_router
@@ -67,6 +69,7 @@ def create_app(
         if not twilio.validate_signatures:
             log.warning("!!! Twilio signature checks are OFF (PARLEY_TWILIO_VALIDATE_SIGNATURES=false): local development only !!!")
         await db.migrate()
+        await conversations.recordings.check()  # a bucket that does not exist stops the start, not the first call
         await providers.load()  # no-op when the caller loaded them already
         discord_task = _start_discord(conversations, discord_token)
         retention = asyncio.create_task(_keep_recordings_within_retention(conversations), name="retention")
@@ -79,8 +82,15 @@ def create_app(
         await phone.aclose()
         await db.close()  # the providers belong to the caller, who may share them
 
+    # Job counts and cost come from the database (workers are other processes): a registry of this
+    # app's own, beside the process-wide one, so two apps in one process never share a collector.
+    job_totals = JobTotalsCollector(JobStore(db))
+    app_metrics = CollectorRegistry(auto_describe=False)
+    app_metrics.register(job_totals)
+
     app = FastAPI(title="Parley", lifespan=lifespan)
     app.state.settings = settings
+    app.state.job_totals = job_totals
     app.state.phone = phone
     app.state.conversations = conversations
     app.state.db = db
@@ -95,7 +105,8 @@ def create_app(
 
     @app.get("/metrics", dependencies=[Depends(require_admin_if_set)])
     async def metrics() -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        await job_totals.refresh()  # at most one query every few seconds, awaited: the loop carries calls
+        return Response(generate_latest() + generate_latest(app_metrics), media_type=CONTENT_TYPE_LATEST)
 
     return app
 
@@ -112,5 +123,5 @@ async def _keep_recordings_within_retention(conversations: Conversations) -> Non
         try:
             await conversations.recordings.delete_older_than(days)
         except OSError:
-            log.exception("retention sweep of %s failed", conversations.recordings.root)
+            log.exception("retention sweep of %s failed", conversations.recordings.location)
         await asyncio.sleep(RETENTION_SWEEP_S)

@@ -21,7 +21,7 @@ from agent_core.providers import Providers
 from agent_core.settings import Settings
 from agent_core.storage import ConversationRecord, Database
 from agent_core.storage.jobs import DONE, FAILED, WEBHOOK, JobRecord, JobStore
-from agent_core.storage.recordings import LocalRecordingStore
+from agent_core.storage.recordings import RecordingStore, recording_store
 from agent_core.storage.tables import ConversationRow
 from agent_core.webhooks import deliver
 
@@ -35,7 +35,7 @@ class JobWorker:
         self.jobs = JobStore(db)
         self.providers = providers
         self.transcriber = transcriber
-        self.recordings = LocalRecordingStore(settings.recordings_dir)
+        self.recordings: RecordingStore = recording_store(settings)
         self.name = f"{socket.gethostname()}:{os.getpid()}"
 
     async def run_once(self, conversation_id: int | None = None) -> JobRecord | None:
@@ -71,8 +71,8 @@ class JobWorker:
         conversation = await self.db.get_conversation(channel=channel, external_id=external_id)
         assert conversation is not None
         if job.kind == "transcript":
-            recording = await self.recordings.find(channel, external_id)
-            return await transcript_job(self.transcriber, recording, self.settings.stt.language)
+            async with self.recordings.local_copy(channel, external_id) as recording:
+                return await transcript_job(self.transcriber, recording, self.settings.stt.language)
         if job.kind == WEBHOOK:
             return await self._deliver_webhook(conversation)
         if job.kind == "summary":
@@ -95,14 +95,14 @@ class JobWorker:
         settings = self.settings
         assert settings.jobs.webhook_url is not None
         jobs = [job for job in await self.jobs.for_conversation(conversation.id) if job.kind != WEBHOOK]
-        recording = await self.recordings.find(conversation.channel, conversation.external_id)
+        recorded = await self.recordings.exists(conversation.channel, conversation.external_id)
         payload = {
             "event": "conversation.jobs_finished",
             "conversation": conversation.model_dump(mode="json", exclude={"turns"}),
             "jobs": [job.model_dump(mode="json", include={"id", "kind", "status", "result", "error", "cost"})
                      for job in jobs],
             "recording_url": f"{settings.public_url}/api/calls/{conversation.external_id}/recording"
-            if recording is not None and settings.public_url else None,
+            if recorded and settings.public_url else None,
         }
         secret = settings.jobs.webhook_secret.get_secret_value() if settings.jobs.webhook_secret else None
         return await deliver(settings.jobs.webhook_url, payload, secret)

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from agent_core.storage.database import ConversationNotFound, Database
 from agent_core.storage.records import UTCDateTime
@@ -27,6 +27,17 @@ DEFAULT_MAX_ATTEMPTS = 3
 FIRST_BACKOFF_S, BACKOFF_FACTOR = 10.0, 4.0
 # A job still `running` this long after it started belongs to a worker that died: run it again.
 STALE_RUNNING = timedelta(minutes=30)
+
+
+class JobTotal(BaseModel):
+    """The jobs of one kind in one status: how many, and the sum of their recorded cost."""
+
+    kind: str
+    status: str
+    count: int
+    usd: float
+    cpu_seconds: float
+    gpu_seconds: float
 
 
 class JobRecord(BaseModel):
@@ -133,6 +144,14 @@ class JobStore:
 
     async def recent(self, status: str | None = None, limit: int = 50) -> list[JobRecord]:
         return await self._list(JobRow.status == status if status else None, limit=limit, newest_first=True)
+
+    async def totals(self) -> list[JobTotal]:
+        """Counts and summed cost by kind and status, computed by the database (one grouped query)."""
+        sums = [func.coalesce(func.sum(JobRow.cost[key].as_float()), 0.0) for key in ("usd", "cpu_seconds", "gpu_seconds")]
+        query = select(JobRow.kind, JobRow.status, func.count(), *sums).group_by(JobRow.kind, JobRow.status)
+        async with self.db.transaction() as session:
+            return [JobTotal(kind=kind, status=status, count=count, usd=usd, cpu_seconds=cpu, gpu_seconds=gpu)
+                    for kind, status, count, usd, cpu, gpu in (await session.execute(query)).all()]
 
     async def _list(self, where: Any, *, limit: int, newest_first: bool = False) -> list[JobRecord]:
         query = select(JobRow)

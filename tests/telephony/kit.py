@@ -12,13 +12,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 
+from fastapi import FastAPI
 from pydantic import SecretStr
 from twilio.http import HttpClient
 from twilio.http.response import Response
 
 from agent_core.providers import Providers
 from agent_core.session import SessionSettings
-from agent_core.settings import Settings
+from agent_core.settings import RecordingSettings, Settings
 from agent_core.storage import Database
 from agent_core.testing import ScriptedLlm, ScriptedStt, ScriptedTts
 from agent_core.turns import EndOfTurnSignals, TurnSettings
@@ -59,6 +60,7 @@ class Line:
     llm: ScriptedLlm
     tts: ScriptedTts
     extra: dict = field(default_factory=dict)
+    app: FastAPI | None = None
 
     def simulator(self, **kwargs) -> TwilioSimulator:
         return TwilioSimulator(self.url, auth_token=self.auth_token, admin_token=self.admin_token, **kwargs)
@@ -88,6 +90,7 @@ async def phone_line(
     database_url: str | None = None,
     dispatch_jobs=None,
     max_conversations: int = 100,  # instant scripted providers: capacity is not what is under test
+    recording: RecordingSettings | None = None,
 ) -> AsyncIterator[Line]:
     stt, llm, tts = stt or ScriptedStt(), llm or ScriptedLlm(), tts or ScriptedTts()
     providers = providers or Providers(stt=stt, llm=llm, tts=tts)
@@ -101,6 +104,7 @@ async def phone_line(
         max_conversations=max_conversations,
         public_url=f"http://127.0.0.1:{port}",
         admin_token=SecretStr(admin_token),
+        recording=recording or RecordingSettings(),
         # Silence alone by default: scripted audio then ends turns at a known point.
         session=SessionSettings(turn=TurnSettings(min_speech_ms=96, end_of_turn_silence_ms=end_of_turn_silence_ms,
                                                   end_of_turn_signals=end_of_turn_signals)),
@@ -117,4 +121,4 @@ async def phone_line(
     app = create_app(settings, providers, twilio=twilio, db=db, rest=TwilioRest(ACCOUNT_SID, auth_token, http_client=http),
                      dispatch_jobs=dispatch_jobs)
     async with running_server(app, port=port) as url:
-        yield Line(url, app.state.phone, db, http, auth_token, admin_token, stt, llm, tts)
+        yield Line(url, app.state.phone, db, http, auth_token, admin_token, stt, llm, tts, app=app)

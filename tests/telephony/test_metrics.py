@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 
 import httpx
+import pytest
 import websockets
 from prometheus_client.parser import text_string_to_metric_families
 
+from agent_core.job_metrics import JobTotalsCollector
+from agent_core.providers import Providers
+from agent_core.storage import Database
+from agent_core.storage.jobs import JobStore
 from agent_core.testing import ScriptedLlm, ScriptedStt, ScriptedTts
+from parley.local_server import free_port
+from parley.worker import JobWorker
 from tests.telephony.kit import phone_line
 from tests.telephony.test_calls import raw_stream
+from tests.telephony.test_post_call_jobs import HeardTranscriber, finished_call
 
 
 async def scrape(line) -> dict[tuple[str, tuple], float]:
@@ -91,3 +100,40 @@ def test_the_grafana_dashboard_only_queries_metrics_that_exist():
     exposed = {family.name for family in REGISTRY.collect()}
     assert queried and queried <= exposed, queried - exposed
     assert b"parley_voice_to_voice_seconds_bucket" in generate_latest()
+
+
+async def test_job_counts_and_cost_from_the_worker_reach_the_servers_metrics(database_url, tmp_path, jfk_opening):
+    """The worker is another process in production: what it records reaches /metrics through the database."""
+    async with phone_line(tmp_path, database_url=database_url, stt=ScriptedStt(["Hello."])) as line:
+        await finished_call(line, jfk_opening)
+        totals = line.app.state.job_totals
+        totals.max_age_s = 3600  # however long the jobs take, the next scrape is within the cache's age
+        queued = await scrape(line)
+        worker = JobWorker(line.phone.settings, line.db, Providers(stt=line.stt, llm=line.llm, tts=line.tts),
+                           HeardTranscriber())
+        ran = [await worker.run_once(), await worker.run_once()]
+        cached = await scrape(line)  # within a few seconds of the last read: the same snapshot, no query
+        totals.max_age_s = 0
+        after = await scrape(line)
+    for samples in (queued, cached):
+        assert value(samples, "parley_jobs", kind="transcript", status="queued") == 1
+        assert value(samples, "parley_jobs", kind="summary", status="queued") == 1
+        assert value(samples, "parley_jobs_cost_usd", kind="transcript") == 0
+    assert value(after, "parley_jobs", kind="transcript", status="done") == 1
+    assert value(after, "parley_jobs", kind="summary", status="done") == 1
+    assert ("parley_jobs", (("kind", "transcript"), ("status", "queued"))) not in after
+    for job in ran:
+        assert job is not None and job.cost is not None
+        assert value(after, "parley_jobs_cost_usd", kind=job.kind) == pytest.approx(job.cost["usd"])
+        assert value(after, "parley_jobs_cpu_seconds", kind=job.kind) == pytest.approx(job.cost["cpu_seconds"])
+        assert value(after, "parley_jobs_gpu_seconds", kind=job.kind) == 0
+    assert 0 <= value(after, "parley_jobs_snapshot_age_seconds") < 5
+
+
+async def test_job_metrics_keep_answering_while_the_database_is_down(tmp_path):
+    nobody = f"postgresql+asyncpg://parley:parley@127.0.0.1:{free_port()}/parley"  # nothing listens there
+    collector = JobTotalsCollector(JobStore(Database(nobody)), max_age_s=0)
+    await collector.refresh()  # logs, does not raise
+    samples = {s.name: s.value for family in collector.collect() for s in family.samples}
+    assert samples["parley_jobs_snapshot_failures_total"] == 1
+    assert math.isnan(samples["parley_jobs_snapshot_age_seconds"])  # never read: no totals to trust

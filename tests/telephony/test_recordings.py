@@ -88,15 +88,16 @@ async def test_a_number_can_turn_recording_off(tmp_path, jfk_opening):
 
 async def test_retention_removes_old_recordings_only(tmp_path):
     store = LocalRecordingStore(tmp_path)
-    old = await store.save("twilio", "CA-old", b"RIFF old")
-    new = await store.save("twilio", "CA-new", b"RIFF new")
+    assert await store.save("phone", "CA-old", b"RIFF old") == "phone/CA-old.wav"
+    await store.save("phone", "CA-new", b"RIFF new")
+    old, new = store.path_for("phone", "CA-old"), store.path_for("phone", "CA-new")
     forty_days_ago = time.time() - 40 * 86400
     os.utime(old, (forty_days_ago, forty_days_ago))
     assert await store.delete_older_than(30) == 1
     assert not old.exists() and new.exists()
-    assert await store.find("twilio", "CA-new") == new
+    assert await store.find("phone", "CA-new") == new
 
 
 def test_a_call_id_cannot_name_a_file_outside_the_store(tmp_path):
-    path = LocalRecordingStore(tmp_path / "recordings").path_for("twilio", "../../etc/passwd")
-    assert path.parent == tmp_path / "recordings" / "twilio"
+    path = LocalRecordingStore(tmp_path / "recordings").path_for("phone", "../../etc/passwd")
+    assert path.parent == tmp_path / "recordings" / "phone"

@@ -90,7 +90,10 @@ def test_every_secret_setting_is_known_to_the_log_scrubber(monkeypatch):
     monkeypatch.setenv("PARLEY_SERVICES__MODAL_SECRET", "modal-secret")
     monkeypatch.setenv("PARLEY_LLM__API_KEY", "llm-key")
     monkeypatch.setenv("PARLEY_ADMIN_TOKEN", "admin-secret")
-    assert set(secret_values(Settings())) == {"discord-secret", "modal-secret", "llm-key", "admin-secret"}
+    monkeypatch.setenv("PARLEY_RECORDING__S3_ACCESS_KEY_ID", "s3-key-id")
+    monkeypatch.setenv("PARLEY_RECORDING__S3_SECRET_ACCESS_KEY", "s3-secret")
+    assert set(secret_values(Settings())) == {"discord-secret", "modal-secret", "llm-key", "admin-secret",
+                                              "s3-key-id", "s3-secret"}
 
 
 def test_a_persona_tunes_turn_taking_and_a_typo_is_refused(tmp_path):
