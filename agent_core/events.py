@@ -6,6 +6,7 @@ computed from them (see `metrics.py`), never measured ad hoc.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -119,3 +120,24 @@ class SessionIdle(SessionEvent):
 @dataclass(frozen=True, kw_only=True)
 class SessionClosed(SessionEvent):
     pass
+
+
+class TurnEvents:
+    """Where the workers of one reply (the LLM's, the TTS's) report what happened, each event
+    stamped with the reply's turn and the session's clock."""
+
+    def __init__(self, turn: int, clock: Callable[[], float], sink: Callable[[SessionEvent], None]) -> None:
+        self.turn = turn
+        self._clock, self._sink = clock, sink
+
+    def llm_first_token(self) -> None:
+        self._sink(LlmFirstToken(t=self._clock(), turn=self.turn))
+
+    def sentence_ready(self, text: str, index: int) -> None:
+        self._sink(SentenceReady(t=self._clock(), turn=self.turn, text=text, index=index))
+
+    def tts_first_audio(self) -> None:
+        self._sink(TtsFirstAudio(t=self._clock(), turn=self.turn))
+
+    def tool_invoked(self, name: str, arguments: str, result: str) -> None:
+        self._sink(ToolInvoked(t=self._clock(), turn=self.turn, name=name, arguments=arguments, result=result))

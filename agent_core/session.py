@@ -296,7 +296,7 @@ class Session(SessionBargeIn):
         try:
             if fixed_text is not None:
                 reply.text = fixed_text
-                await self._speech.speak_text(reply, fixed_text, self.persona.voice, self._emit_for(reply),
+                await self._speech.speak_text(reply, fixed_text, self.persona.voice, self._turn_events(reply),
                                               self.persona.language, self.persona.style)
             elif await self._collect_transcripts(turn):
                 await self._generate(reply)
@@ -339,10 +339,10 @@ class Session(SessionBargeIn):
         try:
             # The TTS speaks sentence one while the LLM still writes sentence two.
             async with asyncio.TaskGroup() as group:
-                voice, emit = self.persona.voice, self._emit_for(reply)
-                group.create_task(self._speech.speak_queue(reply, sentences, voice, emit, self.persona.style))
+                voice, events = self.persona.voice, self._turn_events(reply)
+                group.create_task(self._speech.speak_queue(reply, sentences, voice, events, self.persona.style))
                 try:
-                    await self._thinker().think(reply, messages, self.history, sentences, emit)
+                    await self._thinker().think(reply, messages, self.history, sentences, events)
                 finally:
                     sentences.put_nowait(None)
         except BaseExceptionGroup as group_error:
@@ -374,11 +374,8 @@ class Session(SessionBargeIn):
             language=self.persona.language,
         )
 
-    def _emit_for(self, reply: SpokenReply) -> Callable[[type[ev.SessionEvent], dict[str, Any]], None]:
-        def emit(kind: type[ev.SessionEvent], fields: dict[str, Any]) -> None:
-            self._emit(kind(t=self._clock(), turn=reply.turn, **fields))
-
-        return emit
+    def _turn_events(self, reply: SpokenReply) -> ev.TurnEvents:
+        return ev.TurnEvents(reply.turn, self._clock, self._emit)
 
     def _prompt(self) -> list[Message]:
         return prompt_messages(self.persona.system_prompt, self.history, self.settings.max_history_messages)

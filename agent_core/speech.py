@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from contextlib import aclosing
-from typing import Any
 
-from agent_core import events as ev
 from agent_core.audio.frames import AudioFrame
 from agent_core.audio.resample import StreamResampler, resample
 from agent_core.audio.wav import read_wav
-from agent_core.errors import ProviderError
+from agent_core.errors import ProviderError, provider_stage
+from agent_core.events import TurnEvents
 from agent_core.paths import config_dir
 from agent_core.playback import PlaybackQueue, Segment, SpokenReply
 from agent_core.text import SentenceSplitter
@@ -25,9 +23,6 @@ from agent_core.tts.base import SpeechStyle, TextToSpeech
 from agent_core.tts.styles import sentence_style
 
 log = logging.getLogger(__name__)
-
-Emit = Callable[[type[ev.SessionEvent], dict[str, Any]], None]
-
 
 class SpeechOut:
     def __init__(
@@ -38,16 +33,16 @@ class SpeechOut:
         chunk_ms: int,
         first_audio_timeout_s: float = 8.0,
     ) -> None:
-        self._tts = tts
-        self._playback = playback
+        self.tts = tts
+        self.playback = playback
         self.output_rate = output_rate
-        self._chunk_s = chunk_ms / 1000.0
-        self._timeout_s = first_audio_timeout_s
+        self.chunk_s = chunk_ms / 1000.0
+        self.timeout_s = first_audio_timeout_s  # for a sentence's first audio, and between its frames
         self._apology: tuple[str, AudioFrame] | None = None
 
     def ignored_knobs(self, style: SpeechStyle | None) -> list[str]:
         """The style fields set in `style` that this backend does not act on (its registry says which it does)."""
-        knobs = self._tts.style_knobs
+        knobs = self.tts.style_knobs
         if style is None or not knobs:  # a remote service not reached yet has not said
             return []
         return sorted(set(style.model_dump(exclude_none=True)) - set(knobs))
@@ -55,8 +50,8 @@ class SpeechOut:
     async def prepare_apology(self, text: str, voice: str | None, style: SpeechStyle | None = None) -> None:
         """Synthesise the apology now, while the providers work, to have it when they don't."""
         try:
-            async with asyncio.timeout(self._timeout_s):
-                frames = [f async for f in self._tts.synthesize(text, voice=voice, style=style)]
+            async with asyncio.timeout(self.timeout_s):
+                frames = [f async for f in self.tts.synthesize(text, voice=voice, style=style)]
             audio = resample(_join(frames), self.output_rate)
         except Exception as exc:
             log.error("could not synthesise the apology (%s); using the recorded one", exc)
@@ -70,22 +65,22 @@ class SpeechOut:
         text, audio = self._apology
         segment = Segment(text, self.output_rate)
         reply.segments.append(segment)
-        for piece in audio.split(self._chunk_s):
-            self._playback.put(piece, reply, segment)
+        for piece in audio.split(self.chunk_s):
+            self.playback.put(piece, reply, segment)
         segment.complete = True
 
-    async def speak_text(self, reply: SpokenReply, text: str, voice: str | None, emit: Emit,
+    async def speak_text(self, reply: SpokenReply, text: str, voice: str | None, events: TurnEvents,
                          language: str = "en", style: SpeechStyle | None = None) -> None:
         splitter = SentenceSplitter(language=language)
         sentences = [*splitter.push(text), *splitter.flush()]
-        voice_out = _ReplyVoice(self, reply, voice, emit, style)
+        voice_out = _ReplyVoice(self, reply, voice, events, style)
         for sentence in sentences:
             await voice_out.speak(sentence)
         voice_out.finish()
 
-    async def speak_queue(self, reply: SpokenReply, sentences: asyncio.Queue[str | None], voice: str | None, emit: Emit,
+    async def speak_queue(self, reply: SpokenReply, sentences: asyncio.Queue[str | None], voice: str | None, events: TurnEvents,
                           style: SpeechStyle | None = None) -> None:
-        voice_out = _ReplyVoice(self, reply, voice, emit, style)
+        voice_out = _ReplyVoice(self, reply, voice, events, style)
         while (sentence := await sentences.get()) is not None:
             await voice_out.speak(sentence)
         voice_out.finish()
@@ -94,12 +89,12 @@ class SpeechOut:
 class _ReplyVoice:
     """The TTS stream of one reply: one resampler across its sentences, so no clicks between them."""
 
-    def __init__(self, out: SpeechOut, reply: SpokenReply, voice: str | None, emit: Emit,
+    def __init__(self, out: SpeechOut, reply: SpokenReply, voice: str | None, events: TurnEvents,
                  style: SpeechStyle | None) -> None:
-        self._out, self._reply, self._voice, self._emit = out, reply, voice, emit
+        self._out, self._reply, self._voice, self._events = out, reply, voice, events
         self._style = style
         # The voice's own values: where a tag's change of exaggeration starts from.
-        self._voice_style = out._tts.describe_voice(voice).style if voice else None
+        self._voice_style = out.tts.describe_voice(voice).style if voice else None
         self._resampler: StreamResampler | None = None
         self._heard_first_audio = False
         self._segment: Segment | None = None
@@ -109,24 +104,19 @@ class _ReplyVoice:
         segment = Segment(text, out.output_rate)
         self._reply.segments.append(segment)
         self._segment = segment
-        self._emit(ev.SentenceReady, {"text": text, "index": len(self._reply.segments) - 1})
+        self._events.sentence_ready(text, len(self._reply.segments) - 1)
         loop = asyncio.get_running_loop()
         try:
-            style = sentence_style(sentence_tags(text), self._style, out._tts.style_knobs, self._voice_style)
-            frames = out._tts.synthesize(str(text), voice=self._voice, style=style)
-            async with asyncio.timeout(out._timeout_s) as deadline, aclosing(frames):
-                async for frame in frames:
-                    deadline.reschedule(loop.time() + out._timeout_s)
-                    if not self._heard_first_audio:
-                        self._heard_first_audio = True
-                        self._emit(ev.TtsFirstAudio, {})
-                    self._queue(self._resample(frame), segment)
-        except TimeoutError as exc:
-            raise ProviderError("tts", f"no audio for {out._timeout_s:g} s") from exc
-        except ProviderError:
-            raise
-        except Exception as exc:
-            raise ProviderError("tts", exc) from exc
+            with provider_stage("tts", f"no audio for {out.timeout_s:g} s"):
+                style = sentence_style(sentence_tags(text), self._style, out.tts.style_knobs, self._voice_style)
+                frames = out.tts.synthesize(str(text), voice=self._voice, style=style)
+                async with asyncio.timeout(out.timeout_s) as deadline, aclosing(frames):
+                    async for frame in frames:
+                        deadline.reschedule(loop.time() + out.timeout_s)
+                        if not self._heard_first_audio:
+                            self._heard_first_audio = True
+                            self._events.tts_first_audio()
+                        self._queue(self._resample(frame), segment)
         finally:
             segment.complete = True
 
@@ -141,8 +131,8 @@ class _ReplyVoice:
 
     def _queue(self, audio: AudioFrame, segment: Segment) -> None:
         if audio.samples:
-            for piece in audio.split(self._out._chunk_s):
-                self._out._playback.put(piece, self._reply, segment)
+            for piece in audio.split(self._out.chunk_s):
+                self._out.playback.put(piece, self._reply, segment)
 
 
 def _join(frames: list[AudioFrame]) -> AudioFrame:

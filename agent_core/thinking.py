@@ -8,18 +8,14 @@ run and their results fed back for up to `max_tool_rounds` rounds.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from contextlib import aclosing
-from typing import Any
 
-from agent_core import events as ev
-from agent_core.errors import ProviderError
+from agent_core.errors import provider_stage
+from agent_core.events import TurnEvents
 from agent_core.llm.base import LanguageModel, Message, TextDelta, ToolCall
 from agent_core.playback import SpokenReply
 from agent_core.text import SentenceSplitter
 from agent_core.tools import ToolRegistry
-
-Emit = Callable[[type[ev.SessionEvent], dict[str, Any]], None]
 
 
 class Thinker:
@@ -47,7 +43,7 @@ class Thinker:
         messages: list[Message],
         history: list[Message],
         sentences: asyncio.Queue[str | None],
-        emit: Emit,
+        events: TurnEvents,
     ) -> None:
         """Write the reply into `sentences`; tool exchanges are appended to `history` too."""
         splitter = SentenceSplitter(language=self.language)
@@ -56,13 +52,13 @@ class Thinker:
         for _ in range(self.max_tool_rounds + 1):
             calls: list[ToolCall] = []
             round_text = ""
-            try:
+            with provider_stage("llm", "timed out waiting for tokens"):
                 stream = self.llm.stream(messages, schemas)
                 async with asyncio.timeout(self.first_token_timeout_s) as deadline, aclosing(stream):
                     async for event in stream:
                         deadline.reschedule(loop.time() + self.token_gap_timeout_s)
                         if not reply.text and not calls and not round_text:
-                            emit(ev.LlmFirstToken, {})
+                            events.llm_first_token()
                         if isinstance(event, TextDelta):
                             round_text += event.text
                             reply.text += event.text
@@ -70,25 +66,21 @@ class Thinker:
                                 sentences.put_nowait(sentence)
                         else:
                             calls.append(event)
-            except TimeoutError as exc:
-                raise ProviderError("llm", "timed out waiting for tokens") from exc
-            except Exception as exc:
-                raise ProviderError("llm", exc) from exc
             if not calls:
                 break
-            await self._run_tools(messages, history, round_text, calls, emit)
+            await self._run_tools(messages, history, round_text, calls, events)
         for sentence in splitter.flush():
             sentences.put_nowait(sentence)
 
     async def _run_tools(
-        self, messages: list[Message], history: list[Message], text: str, calls: list[ToolCall], emit: Emit
+        self, messages: list[Message], history: list[Message], text: str, calls: list[ToolCall], events: TurnEvents
     ) -> None:
         request: Message = {"role": "assistant", "content": text or None, "tool_calls": [c.as_message_part() for c in calls]}
         messages.append(request)
         history.append(request)
         for call in calls:
             result = await self.tools.call(call)
-            emit(ev.ToolInvoked, {"name": call.name, "arguments": call.arguments, "result": result})
+            events.tool_invoked(call.name, call.arguments, result)
             answer: Message = {"role": "tool", "tool_call_id": call.id, "content": result}
             messages.append(answer)
             history.append(answer)

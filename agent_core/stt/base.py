@@ -7,7 +7,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 
 from agent_core.audio.frames import AudioFrame
-from agent_core.errors import ProviderError
+from agent_core.errors import ProviderError, provider_stage
 from agent_core.stt.transcript import Segment, Transcript
 
 STT_SAMPLE_RATE = 16000  # what the Session pushes; backends resample if they need another rate
@@ -108,12 +108,6 @@ async def final_transcript(stream: SttStream | None, timeout_s: float) -> str:
     """The utterance's transcript, with every failure (none in time included) as a ProviderError."""
     if stream is None:
         raise ProviderError("stt", "no transcript stream (the STT provider failed at speech onset)")
-    try:
+    with provider_stage("stt", f"no transcript after {timeout_s:g} s"):
         async with asyncio.timeout(timeout_s):
             return await stream.finish()
-    except TimeoutError as exc:
-        raise ProviderError("stt", f"no transcript after {timeout_s:g} s") from exc
-    except ProviderError:
-        raise
-    except Exception as exc:
-        raise ProviderError("stt", exc) from exc
