@@ -184,6 +184,9 @@ class Conversations:
         its turns taken from the session events it reports; None when the process is busy."""
         if not self.admission.admit(place_of(start), start.channel):
             return None
+        if persona.record:
+            log.warning("persona %s asks for recordings: a %s conversation keeps its words only, not its audio",
+                        persona.name, start.channel)
         return self._track(start, persona, events, None, None)
 
     def _track(self, start: ConversationStart, persona: Persona, events: EventSource, session: Session | None,
