@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import modal
 
-from modal_services.deploy_settings import DeploySettings, forwarded_env
+from agent_core.deploy_settings import DeploySettings, forwarded_env
 
+# The deploy section of the settings (`Settings.deploy`), built on its own: every image can import it.
 settings = DeploySettings()
 app = modal.App(settings.app_name)
 

@@ -16,8 +16,8 @@ import os
 
 import modal
 
+from agent_core.deploy_settings import forwarded_env
 from modal_services.common import RECORDINGS_DIR, app, recordings_volume, settings
-from modal_services.deploy_settings import forwarded_env
 from modal_services.images import orchestrator_image
 
 ORCHESTRATOR = settings.orchestrator

@@ -108,12 +108,12 @@ def deploy(
         )
     from pydantic import ValidationError
 
-    from modal_services.deploy_settings import DeploySettings
+    from agent_core.settings import Settings, invalid_settings_message
 
     try:
-        settings = DeploySettings()
+        settings = Settings().deploy
     except ValidationError as exc:
-        raise fail(f"a PARLEY_MODAL_* setting is invalid: {exc}") from exc
+        raise fail(invalid_settings_message(exc)) from exc
     steps = [("Downloading model weights to the Volume", download_command(environment))] if download_weights else []
     steps.append((f"Deploying the Modal app {settings.app_name!r}", deploy_command(environment)))
     for title, command in steps:

@@ -6,53 +6,46 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated
 
 from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from fastapi.responses import FileResponse
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from agent_core import telemetry
-from agent_core.access import token_matches
+from agent_core.access import bearer_token, token_matches
 from agent_core.admission import Admission
 from agent_core.providers import Providers
 from agent_core.settings import Settings
 from agent_core.storage import ConversationRecord, Database
 from agent_core.storage.jobs import JobRecord, JobStore
 from parley.talk_routes import router as talk_router
-from telephony.config import TwilioSettings
 from telephony.phone import CHANNEL as TWILIO
 from telephony.phone import JobDispatcher, Phone
 from telephony.rest import TwilioRest
 from telephony.routes import router as twilio_router
 
 log = logging.getLogger(__name__)
-bearer = HTTPBearer(auto_error=False)
 
 
-def require_admin(
-    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
-) -> None:
+def require_admin(request: Request) -> None:
     expected = request.app.state.settings.admin_token
     if expected is None:
         raise HTTPException(status_code=403, detail="the admin API is off: set PARLEY_ADMIN_TOKEN")
-    if not token_matches(credentials.credentials if credentials else None, expected):
+    if not token_matches(bearer_token(request.headers.get("authorization")), expected):
         request.app.state.phone.refusals += 1
         telemetry.refused("bad_admin_token")
         raise HTTPException(status_code=401, detail="invalid admin token", headers={"WWW-Authenticate": "Bearer"})
 
 
-def require_admin_if_set(
-    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
-) -> None:
+def require_admin_if_set(request: Request) -> None:
     """/metrics: open when no admin token is set (a scraper on the same host), the admin token otherwise."""
     if request.app.state.settings.admin_token is not None:
-        require_admin(request, credentials)
+        require_admin(request)
 
 
-def _start_discord(settings: Settings, providers: Providers, db: Database, token: str | None, admission: Admission):
+def _start_discord(settings: Settings, providers: Providers, db: Database, admission: Admission):
     """The Discord bot beside the phone line, in the same process and event loop."""
+    token = settings.discord.bot_token
     if not token:
         return None
     from bots.bot import ParleyBot
@@ -72,19 +65,20 @@ def create_app(
     settings: Settings,
     providers: Providers,
     *,
-    twilio: TwilioSettings | None = None,
     db: Database | None = None,
     rest: TwilioRest | None = None,
-    discord_token: str | None = None,
+    run_discord: bool = False,
     dispatch_jobs: JobDispatcher | None = None,
 ) -> FastAPI:
-    twilio = twilio or TwilioSettings()
+    """The server for `settings` (the phone line from `settings.twilio`). `run_discord`: also run the
+    Discord bot when `settings.discord` has a token (`parley serve` does; tests never do)."""
+    twilio = settings.twilio
     db = db or Database.for_data_dir(settings.data_dir, settings.database_url)
-    if rest is None and twilio.has_credentials:
-        rest = TwilioRest(twilio.account_sid, twilio.auth_token.get_secret_value())  # type: ignore[union-attr]
+    if rest is None and twilio.account_sid and twilio.auth_token:
+        rest = TwilioRest(twilio.account_sid, twilio.auth_token.get_secret_value())
     # One limit for every channel of the process (agent_core/admission.py explains the default).
     admission = Admission(settings.conversation_limit)
-    phone = Phone(settings=settings, twilio=twilio, providers=providers, db=db, rest=rest, dispatch_jobs=dispatch_jobs,
+    phone = Phone(settings=settings, providers=providers, db=db, rest=rest, dispatch_jobs=dispatch_jobs,
                   admission=admission)
 
     @asynccontextmanager
@@ -93,7 +87,7 @@ def create_app(
             log.warning("!!! Twilio signature checks are OFF (PARLEY_TWILIO_VALIDATE_SIGNATURES=false): local development only !!!")
         await db.migrate()
         await providers.load()  # no-op when the caller loaded them already
-        discord_task = _start_discord(settings, providers, db, discord_token, admission)
+        discord_task = _start_discord(settings, providers, db, admission) if run_discord else None
         retention = asyncio.create_task(_keep_recordings_within_retention(phone, settings), name="retention")
         yield
         retention.cancel()

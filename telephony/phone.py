@@ -21,14 +21,13 @@ from agent_core.providers import Providers
 from agent_core.recorder import ConversationRecorder, ConversationStart
 from agent_core.recording import ConversationRecording
 from agent_core.session import Session
-from agent_core.settings import Settings
+from agent_core.settings import Settings, TwilioSettings
 from agent_core.storage import Database
 from agent_core.storage.nonces import UsedNonces
 from agent_core.storage.recordings import LocalRecordingStore
 from agent_core.storage.writer import RecordWriter
 from telephony import twiml
 from telephony.call_tools import phone_tools
-from telephony.config import TwilioSettings
 from telephony.media_stream import MediaStreamCall
 from telephony.rest import TwilioRest
 from telephony.stream_token import StreamTokens
@@ -60,7 +59,6 @@ class Phone:
         self,
         *,
         settings: Settings,
-        twilio: TwilioSettings,
         providers: Providers,
         db: Database,
         rest: TwilioRest | None = None,
@@ -73,7 +71,7 @@ class Phone:
         # Starts a finished call's jobs somewhere (a Modal GPU function); None: workers poll for them.
         self.dispatch_jobs = dispatch_jobs
         self._dispatching: set[asyncio.Task[None]] = set()
-        self.twilio = twilio
+        self.twilio = settings.twilio
         self.providers = providers
         self.db = db
         # Call records wait in order for a database that is down, instead of costing the call.
@@ -81,7 +79,7 @@ class Phone:
         self.recordings = LocalRecordingStore(settings.recordings_dir)
         self.rest = rest
         # One use per token across every process on this database (e.g. Modal's containers).
-        self.tokens = StreamTokens(stream_secret(twilio), ttl_s=twilio.stream_token_ttl_s,
+        self.tokens = StreamTokens(stream_secret(self.twilio), ttl_s=self.twilio.stream_token_ttl_s,
                                    first_use=UsedNonces(db).first_use)
         self.calls: dict[str, _Call] = {}
         self.refusals = 0
