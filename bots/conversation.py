@@ -18,7 +18,8 @@ from agent_core import logs, telemetry
 from agent_core.audio.frames import AudioFrame
 from agent_core.persona import Persona
 from agent_core.providers import Providers
-from agent_core.session import Session, SessionSettings
+from agent_core.session import Session
+from agent_core.session_settings import SessionSettings
 from bots.decrypt_health import DecryptHealth
 from bots.playback import QueuedAudioSource
 from bots.voice_client import ListeningVoiceClient

@@ -74,7 +74,7 @@ class VoiceService:
             raise VoiceError(f"Could not connect to {channel.mention}: {exc}") from exc
         stored, session_settings = await self._session_settings(guild.id)
         conversation = ChannelConversation(
-            voice,  # type: ignore[arg-type]
+            voice,
             self.providers,
             self._persona(guild.id, stored),
             session_settings,

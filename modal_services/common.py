@@ -30,7 +30,7 @@ def hf_secrets() -> list[modal.Secret]:
     return [modal.Secret.from_name(settings.hf_secret)] if settings.hf_secret else []
 
 
-def service_env() -> dict[str, str]:
+def service_env() -> dict[str, str | None]:  # Modal's env type (None would unset a variable)
     """Env of the GPU services: the deploy's settings, and weights from the Volume only.
 
     HF_HUB_OFFLINE makes a missing download fail at once with the file name, instead of a cold

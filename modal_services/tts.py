@@ -38,12 +38,13 @@ class TtsService:
         self.engine = ChatterboxEngine(
             device="cuda", voices_dir=VOICES_DIR, max_streams=TTS.max_inputs, s3gen_precision=TTS.s3gen_precision
         )
-        self.engine.library = VolumeVoiceLibrary(VOICES_DIR, voices_volume)
+        self.library = VolumeVoiceLibrary(VOICES_DIR, voices_volume)
+        self.engine.library = self.library
         self.engine.load()  # ResembleAI/chatterbox from the Volume's hub cache (HF_HOME)
 
     @modal.exit()
     def close(self) -> None:
-        self.engine.library.close()
+        self.library.close()
         self.engine.close()
 
     @modal.asgi_app(requires_proxy_auth=True)  # clients send Modal-Key / Modal-Secret

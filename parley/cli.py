@@ -44,7 +44,7 @@ def main(
 
     # A native crash (a model library built for another CPU) then still names the Python frame.
     # (The process's own stderr: a captured sys.stderr may have no file descriptor.)
-    faulthandler.enable(file=sys.__stderr__)
+    faulthandler.enable(file=sys.__stderr__ or sys.stderr)  # (None: the interpreter has no stderr of its own)
     try:
         # Values that must never reach a log line, whatever code logs them: every secret setting.
         secrets = secret_values(Settings())

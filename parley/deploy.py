@@ -130,8 +130,8 @@ def deploy(
         console.print(f"  {part:<13} {url or '[yellow]no web URL[/yellow]'}", soft_wrap=True)
     console.print("\nPoint an agent core at these services (.env, or the parley-orchestrator secret):")
     print(settings_block(urls, settings.llm.model))
-    if urls.get("orchestrator"):
-        base = urls["orchestrator"].rstrip("/")
+    if orchestrator := urls.get("orchestrator"):
+        base = orchestrator.rstrip("/")
         console.print(
             f"\nTwilio number > Voice: a call comes in > {base}/twilio/voice (POST); "
             f"call status changes > {base}/twilio/status",

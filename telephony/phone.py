@@ -101,7 +101,7 @@ class Phone:
         return twiml.connect_stream(twiml.stream_url_for(public_url), parameters)
 
     async def record_status(self, form: dict[str, str]) -> None:
-        details = {k: form[k] for k in ("CallDuration", "Timestamp", "SequenceNumber") if k in form}
+        details: dict[str, str] = {k: form[k] for k in ("CallDuration", "Timestamp", "SequenceNumber") if k in form}
         call_sid, status = form.get("CallSid", ""), form.get("CallStatus", "unknown")
         # Queued, not awaited: Twilio needs no answer beyond 200, and a database outage must not fail it.
         self.records.submit(
