@@ -64,8 +64,10 @@ test-fast: $(TEST_STAMP)
 doctor: $(RUNTIME_STAMP)
 	$(BIN)/parley doctor
 
+# ruff, then mypy: strict on agent_core, the rest checked too ([tool.mypy] in pyproject.toml).
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 bench: $(TEST_STAMP)
 	$(BIN)/python bench/overhead.py

@@ -10,20 +10,29 @@ two while the TTS speaks sentence one).
 from __future__ import annotations
 
 import asyncio
+import enum
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 T = TypeVar("T")
-_DONE = object()
+
+
+class _End(enum.Enum):
+    """The marker after the last item: an enum member, so the type checker tells it from an item."""
+
+    DONE = enum.auto()
+
+
+_DONE = _End.DONE
 
 
 def model_executor(name: str) -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"parley-{name}")
 
 
-async def iterate_in_thread(make_iterator: Callable[[], Iterator[T]], executor: ThreadPoolExecutor) -> AsyncIterator[T]:
+async def iterate_in_thread(make_iterator: Callable[[], Iterator[T]], executor: ThreadPoolExecutor) -> AsyncGenerator[T, None]:
     """Yield the items of a blocking iterator that runs in `executor`.
 
     Stopping early (break, cancellation, barge-in) sets a flag the worker checks
@@ -31,10 +40,10 @@ async def iterate_in_thread(make_iterator: Callable[[], Iterator[T]], executor: 
     e.g. llama.cpp stops generating instead of finishing the reply unheard.
     """
     loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[tuple[object, BaseException | None]] = asyncio.Queue()
+    queue: asyncio.Queue[tuple[T | _End, BaseException | None]] = asyncio.Queue()
     stopped = threading.Event()
 
-    def deliver(item: object, error: BaseException | None = None) -> None:
+    def deliver(item: T | _End, error: BaseException | None = None) -> None:
         try:
             loop.call_soon_threadsafe(queue.put_nowait, (item, error))
         except RuntimeError:  # the loop is closed: nobody is listening any more
@@ -65,6 +74,6 @@ async def iterate_in_thread(make_iterator: Callable[[], Iterator[T]], executor: 
                 if error is not None:
                     raise error
                 return
-            yield item  # type: ignore[misc]
+            yield item
     finally:
         stopped.set()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from agent_core import events as ev
 from agent_core.audio.frames import AudioFrame
@@ -17,7 +18,8 @@ from agent_core.audio.wav import read_wav
 from agent_core.paths import config_dir
 from agent_core.persona import Persona
 from agent_core.providers import Providers
-from agent_core.session import Session, SessionSettings
+from agent_core.session import Session
+from agent_core.session_settings import SessionSettings
 from agent_core.vad import SileroVad
 
 DEFAULT_QUESTION = "What is the capital of France?"
@@ -58,7 +60,7 @@ class DemoResult:
     reply_audio: AudioFrame
     latency_ms: dict[str, float | None] = field(default_factory=dict)
 
-    def as_json(self) -> dict:
+    def as_json(self) -> dict[str, Any]:
         return {
             "transcript": self.transcript,
             "reply_text": self.reply_text,

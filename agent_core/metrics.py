@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from agent_core import events as ev
@@ -37,7 +38,7 @@ def _ms(start: float | None, end: float | None) -> float | None:
     return round((end - start) * 1000.0, 1)
 
 
-def turn_latency(turn: int, events: list[ev.SessionEvent]) -> TurnLatency:
+def turn_latency(turn: int, events: Iterable[ev.SessionEvent]) -> TurnLatency:
     first: dict[type, float] = {}
     last: dict[type, float] = {}
     for event in events:

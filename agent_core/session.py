@@ -328,7 +328,7 @@ class Session(SessionBargeIn):
             if text.strip():
                 self.history.append({"role": "user", "content": self._labelled(speaker, text)})
                 added = True
-                wanted = wanted or self.reply_filter(speaker, text)  # type: ignore[misc]
+                wanted = wanted or self.reply_filter(speaker, text)  # type: ignore[misc]  # not None when not wanted
         added = (added and wanted) or self._text_waiting
         self._text_waiting = False
         return added

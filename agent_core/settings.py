@@ -1,8 +1,12 @@
-"""Settings: defaults in config/parley.toml, then `.env`, then `PARLEY_*` env vars.
+"""Settings, one tree: defaults in config/parley.toml, then `.env`, then `PARLEY_*` env vars.
 
 Nested fields use `__`: `PARLEY_LLM__BASE_URL=http://...`,
-`PARLEY_SESSION__TURN__END_OF_TURN_SILENCE_MS=700`. Secrets (API keys) come
-only from the environment and are never printed.
+`PARLEY_SESSION__TURN__END_OF_TURN_SILENCE_MS=700`. Three sections keep the names their own
+documentation uses: `twilio` (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_PHONE_NUMBER,
+PARLEY_TWILIO_*), `discord` (DISCORD_TOKEN) and `deploy` (PARLEY_MODAL_*, agent_core/deploy_settings.py);
+each is a settings class of its own that reads those names when the tree is built. Secrets (API keys,
+tokens) are SecretStr fields, come only from the environment and are never printed: `secret_values`
+finds them all for the log scrubber.
 """
 
 from __future__ import annotations
@@ -11,7 +15,16 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -19,8 +32,10 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from agent_core.deploy_settings import ENV_PREFIX as DEPLOY_ENV_PREFIX
+from agent_core.deploy_settings import DeploySettings
 from agent_core.paths import config_dir
-from agent_core.session import SessionSettings
+from agent_core.session_settings import SessionSettings
 
 
 def _default_data_dir() -> Path:
@@ -153,6 +168,42 @@ class ServiceCredentials(BaseModel):
         return headers
 
 
+class TwilioSettings(BaseSettings):
+    """The phone line (`Settings.twilio`). Credentials use Twilio's own variable names."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    account_sid: str | None = Field(None, validation_alias=AliasChoices("TWILIO_ACCOUNT_SID", "account_sid"))
+    auth_token: SecretStr | None = Field(None, validation_alias=AliasChoices("TWILIO_AUTH_TOKEN", "auth_token"))
+    # Caller ID for outbound calls: a number you own on Twilio.
+    phone_number: str | None = Field(None, validation_alias=AliasChoices("TWILIO_PHONE_NUMBER", "phone_number"))
+    # Checking X-Twilio-Signature may be switched off for local development only.
+    validate_signatures: bool = Field(
+        True, validation_alias=AliasChoices("PARLEY_TWILIO_VALIDATE_SIGNATURES", "validate_signatures")
+    )
+    # Where the transfer_call tool sends callers (E.164, e.g. +15551234567); unset = no transfers.
+    transfer_to: str | None = Field(None, validation_alias=AliasChoices("PARLEY_TWILIO_TRANSFER_TO", "transfer_to"))
+    # A stream token is good for this long after the webhook answered; Twilio connects within a second.
+    stream_token_ttl_s: float = Field(
+        60.0, validation_alias=AliasChoices("PARLEY_TWILIO_STREAM_TOKEN_TTL_S", "stream_token_ttl_s")
+    )
+    # Media frames larger than this are refused (20 ms of mu-law is 160 bytes; base64 ~216).
+    max_message_bytes: int = 64 * 1024
+
+
+class DiscordSettings(BaseSettings):
+    """The Discord bot (`Settings.discord`): its token, under the name Discord's own docs use."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    token: SecretStr | None = Field(None, validation_alias=AliasChoices("DISCORD_TOKEN", "token"))
+
+    @property
+    def bot_token(self) -> str | None:
+        """The token as Discord takes it (pasted tokens often carry a newline), None when unset."""
+        return self.token.get_secret_value().strip() or None if self.token else None
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="PARLEY_",
@@ -181,8 +232,6 @@ class Settings(BaseSettings):
     # server is only on localhost (a loopback host and no public_url); without it, they are closed to
     # other machines.
     talk_token: SecretStr | None = None
-    # The Discord bot's token, under the name Discord's own docs use.
-    discord_token: SecretStr | None = Field(None, validation_alias=AliasChoices("DISCORD_TOKEN", "discord_token"))
     # Conversations this process carries at once (calls, voice channels, Realtime sessions);
     # past it callers hear "busy". None: derived from the providers (agent_core/admission.py).
     max_conversations: int | None = None
@@ -195,6 +244,10 @@ class Settings(BaseSettings):
     session: SessionSettings = SessionSettings()
     recording: RecordingSettings = RecordingSettings()
     jobs: JobSettings = JobSettings()
+    # The sections that read names of their own (see the module's docstring), built with the tree.
+    twilio: TwilioSettings = Field(default_factory=TwilioSettings)
+    discord: DiscordSettings = Field(default_factory=DiscordSettings)
+    deploy: DeploySettings = Field(default_factory=DeploySettings)
 
     @classmethod
     def settings_customise_sources(
@@ -239,3 +292,16 @@ def secret_values(*models: BaseModel) -> list[str]:
             elif isinstance(value, BaseModel):
                 found += secret_values(value)
     return found
+
+
+# Where an invalid value came from, by the section whose validation failed.
+_ENV_NAMES = {
+    "TwilioSettings": "TWILIO_* / PARLEY_TWILIO_*",
+    "DiscordSettings": "DISCORD_TOKEN",
+    "DeploySettings": f"{DEPLOY_ENV_PREFIX}*",
+}
+
+
+def invalid_settings_message(exc: ValidationError) -> str:
+    """What to tell a person whose environment (or .env, or parley.toml) holds an invalid setting."""
+    return f"a {_ENV_NAMES.get(exc.title, 'PARLEY_*')} setting is invalid: {exc}"

@@ -52,8 +52,8 @@ def watch_session(session: Session, channel: str) -> None:
         if isinstance(event, ev.ReplyFinished):
             latency = event.latency.as_dict()
             for stage, histogram in _LATENCIES.items():
-                if latency[stage] is not None:
-                    histogram.labels(channel).observe(latency[stage] / 1000.0)
+                if (ms := latency[stage]) is not None:
+                    histogram.labels(channel).observe(ms / 1000.0)
         elif isinstance(event, ev.ProviderFault):
             PROVIDER_ERRORS.labels(channel, event.stage).inc()
         elif isinstance(event, ev.SessionClosed):

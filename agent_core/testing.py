@@ -8,7 +8,7 @@ OpenAI chunk dicts), and each can be told to be slow or to fail.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
 import numpy as np
@@ -94,7 +94,7 @@ class ScriptedLlm(LanguageModel):
 
     async def chunks(
         self, messages: list[Message], tools: list[dict[str, Any]] | None, tool_choice: ToolChoice = None
-    ) -> AsyncIterator[dict[str, Any]]:
+    ) -> AsyncGenerator[dict[str, Any], None]:
         self.requests.append([dict(m) for m in messages])
         self.offered_tools.append(tools)
         try:
@@ -140,7 +140,7 @@ class ScriptedTts(TextToSpeech):
 
     async def synthesize(
         self, text: str, *, voice: str | None = None, style: SpeechStyle | None = None
-    ) -> AsyncIterator[AudioFrame]:
+    ) -> AsyncGenerator[AudioFrame, None]:
         if self.delay_s:
             await asyncio.sleep(self.delay_s)
         if self.error is not None:

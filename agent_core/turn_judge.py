@@ -61,7 +61,9 @@ class TurnJudge:
         try:
             if use_audio:
                 started = time.perf_counter()
-                model = self._smart_turn or await asyncio.to_thread(SmartTurn.shared)  # loaded once per process
+                model = self._smart_turn
+                if model is None:
+                    model = await asyncio.to_thread(SmartTurn.shared)  # loaded once per process
                 evidence.audio = await model.complete_probability(audio)
                 evidence.audio_ms = (time.perf_counter() - started) * 1000
                 if fuse(settings, evidence.audio, None) is Verdict.INCOMPLETE:

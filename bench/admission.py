@@ -28,11 +28,10 @@ from pydantic import SecretStr  # noqa: E402
 
 from agent_core.demo import default_question  # noqa: E402
 from agent_core.providers import build_providers  # noqa: E402
-from agent_core.settings import Settings  # noqa: E402
+from agent_core.settings import Settings, TwilioSettings  # noqa: E402
 from agent_core.storage import Database  # noqa: E402
 from parley.local_server import free_port, running_server  # noqa: E402
 from parley.server import create_app  # noqa: E402
-from telephony.config import TwilioSettings  # noqa: E402
 from telephony.simulator import TwilioSimulator  # noqa: E402
 
 
@@ -60,11 +59,11 @@ async def run(levels: list[int]) -> None:
     auth_token = secrets.token_hex(16)
     with tempfile.TemporaryDirectory() as scratch:
         port = free_port()
-        settings = Settings(data_dir=Path(scratch), public_url=f"http://127.0.0.1:{port}")
+        settings = Settings(data_dir=Path(scratch), public_url=f"http://127.0.0.1:{port}",
+                            twilio=TwilioSettings(auth_token=SecretStr(auth_token)))
         providers = build_providers(settings)
         await providers.load()
-        app = create_app(settings, providers, twilio=TwilioSettings(auth_token=SecretStr(auth_token)),
-                         db=Database.for_data_dir(Path(scratch)))
+        app = create_app(settings, providers, db=Database.for_data_dir(Path(scratch)))
         print(f"conversation limit: {settings.conversation_limit}\n")
         print("| callers | answered | refused (busy) | missed replies | voice-to-voice p50 / p99 (ms) | busy answer max (ms) |")
         print("|---|---|---|---|---|---|")

@@ -25,11 +25,10 @@ from pydantic import SecretStr  # noqa: E402
 
 from agent_core.audio import AudioFrame, read_wav  # noqa: E402
 from agent_core.providers import Providers  # noqa: E402
-from agent_core.settings import Settings  # noqa: E402
+from agent_core.settings import Settings, TwilioSettings  # noqa: E402
 from agent_core.testing import ScriptedLlm, ScriptedStt, ScriptedTts  # noqa: E402
 from agent_core.tts.base import TextToSpeech  # noqa: E402
 from parley.server import create_app  # noqa: E402
-from telephony.config import TwilioSettings  # noqa: E402
 from telephony.media_stream import MediaStreamCall  # noqa: E402
 from telephony.phone import Phone  # noqa: E402
 
@@ -65,13 +64,14 @@ def main() -> None:
         personas_path=args.data_dir / "personas",
         public_url=f"http://127.0.0.1:{args.port}",
         admin_token=SecretStr(args.auth_token),
+        twilio=TwilioSettings(auth_token=SecretStr(args.auth_token)),
     )
     providers = Providers(
         stt=ScriptedStt(),
         llm=ScriptedLlm([args.reply_text]),
         tts=CannedTts(read_wav(args.reply_wav)) if args.reply_wav else ScriptedTts(sample_rate=22050),
     )
-    app = create_app(settings, providers, twilio=TwilioSettings(auth_token=SecretStr(args.auth_token)))
+    app = create_app(settings, providers)
     collected: dict[str, list[float]] = {"lags_ms": [], "media_clock_lags_ms": [], "barge_in_reaction_ms": []}
     end_session, on_media = Phone.end_session, MediaStreamCall._on_media
 

@@ -71,7 +71,7 @@ class ParleyCommands(ConfigCommands, commands.Cog):
 
     def __init__(
         self,
-        bot: commands.Bot,
+        bot: commands.Bot | commands.AutoShardedBot,
         *,
         voice: VoiceManager,
         db: Database,

@@ -7,7 +7,7 @@ conversation, so it survives a restart and takes effect at once.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar, get_args
+from typing import TYPE_CHECKING, Any, TypeVar, get_args
 
 import discord
 from discord import app_commands
@@ -137,7 +137,14 @@ def _show(value: Any) -> str:
     return str(value)
 
 
-class ConfigCommands:
+# A mixin of ParleyCommands, a Cog: typed as one, since discord.py's command decorators want a Cog.
+if TYPE_CHECKING:
+    from discord.ext.commands import Cog as _CogMixin
+else:
+    _CogMixin = object
+
+
+class ConfigCommands(_CogMixin):
     """`/config` plus the settings plumbing the other commands share; mixed into ParleyCommands."""
 
     voice_manager: VoiceManager

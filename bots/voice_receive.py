@@ -113,7 +113,8 @@ class VoiceReceiver:
                 self.health.failed(result.value)
             return
         self.health.opened()
-        user_id: int = result.user_id  # type: ignore[assignment]
+        user_id = result.user_id
+        assert user_id is not None  # a packet of no known speaker became Drop.UNMAPPED above
         if result.identified:
             self.stats["identified_by_dave"] += 1
             self.speakers.map(result.ssrc, user_id)
@@ -138,10 +139,10 @@ class VoiceReceiver:
             if lost:
                 self.stats["lost"] += lost
                 for _ in range(min(lost, MAX_CONCEALED_FRAMES)):
-                    frames.append(decoder.decode(None))  # Opus packet-loss concealment
+                    frames.append(decoder.decode(None, fec=False))  # Opus packet-loss concealment
         self._last_sequence[packet.ssrc] = packet.sequence
         try:
-            frames.append(decoder.decode(packet.opus))
+            frames.append(decoder.decode(packet.opus, fec=False))
         except opus.OpusError:
             self.stats["opus_failed"] += 1
         return [_to_mono(pcm) for pcm in frames]

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import modal
 
-from modal_services.deploy_settings import DeploySettings, forwarded_env
+from agent_core.deploy_settings import DeploySettings, forwarded_env
 
+# The deploy section of the settings (`Settings.deploy`), built on its own: every image can import it.
 settings = DeploySettings()
 app = modal.App(settings.app_name)
 
@@ -29,7 +30,7 @@ def hf_secrets() -> list[modal.Secret]:
     return [modal.Secret.from_name(settings.hf_secret)] if settings.hf_secret else []
 
 
-def service_env() -> dict[str, str]:
+def service_env() -> dict[str, str | None]:  # Modal's env type (None would unset a variable)
     """Env of the GPU services: the deploy's settings, and weights from the Volume only.
 
     HF_HUB_OFFLINE makes a missing download fail at once with the file name, instead of a cold

@@ -22,7 +22,7 @@ SERVICE_PACKAGES = [
     "fastapi==0.165.0",
     "python-multipart==0.0.34",  # POST /v1/audio/transcriptions uploads
     "pydantic==2.14.3",
-    "pydantic-settings==2.16.3",  # modal_services.deploy_settings is read in the container too
+    "pydantic-settings==2.16.3",  # agent_core.deploy_settings is read in the container too
     "soxr==1.1.0",
     "pydub==0.25.1",
     "websockets==17.4",
@@ -104,7 +104,9 @@ def llm_image() -> modal.Image:
     return (
         modal.Image.debian_slim(python_version=PYTHON)
         .pip_install("vllm==0.33.0", "pydantic-settings==2.16.3")
-        .add_local_python_source("modal_services")
+        # agent_core only for agent_core.deploy_settings (pydantic-settings alone; agent_core's
+        # __init__ imports nothing).
+        .add_local_python_source("agent_core", "modal_services")
     )
 
 
@@ -113,7 +115,7 @@ def weights_image() -> modal.Image:
     return (
         modal.Image.debian_slim(python_version=PYTHON)
         .pip_install("huggingface-hub==0.36.2", "pydantic-settings==2.16.3")
-        .add_local_python_source("modal_services")
+        .add_local_python_source("agent_core", "modal_services")  # agent_core.deploy_settings, as above
     )
 
 

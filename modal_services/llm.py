@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import modal
 
+from agent_core.deploy_settings import LlmClass
 from modal_services.common import WEIGHTS_DIR, app, service_env, settings, weights_volume
-from modal_services.deploy_settings import LlmClass
 from modal_services.images import llm_image
 
 LLM = settings.llm

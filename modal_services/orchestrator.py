@@ -16,8 +16,8 @@ import os
 
 import modal
 
+from agent_core.deploy_settings import forwarded_env
 from modal_services.common import RECORDINGS_DIR, app, recordings_volume, settings
-from modal_services.deploy_settings import forwarded_env
 from modal_services.images import orchestrator_image
 
 ORCHESTRATOR = settings.orchestrator
@@ -32,7 +32,7 @@ def fill_service_settings(environ: dict[str, str] | os._Environ[str], urls: dict
         environ.setdefault(key, value)
 
 
-def orchestrator_env() -> dict[str, str]:
+def orchestrator_env() -> dict[str, str | None]:  # Modal's env type
     """Recordings on the Volume; post-call jobs on a GPU function spawned per call (modal_services/postcall.py)."""
     return {**forwarded_env(), "PARLEY_RECORDING__DIRECTORY": RECORDINGS_DIR, "PARLEY_JOBS__RUNNER": "modal"}
 

@@ -25,7 +25,7 @@ POSTCALL = settings.postcall
 FUNCTION_NAME = "run_post_call_jobs"
 
 
-def postcall_env() -> dict[str, str]:
+def postcall_env() -> dict[str, str | None]:  # Modal's env type
     return {**service_env(), "PARLEY_RECORDING__DIRECTORY": RECORDINGS_DIR}
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import modal
 
+from agent_core.deploy_settings import TtsClass
 from modal_services.common import VOICES_DIR, WEIGHTS_DIR, app, service_env, settings, voices_volume, weights_volume
-from modal_services.deploy_settings import TtsClass
 from modal_services.images import tts_image
 
 TTS = settings.tts
@@ -40,12 +40,13 @@ class TtsService:
         self.engine = ChatterboxEngine(
             device="cuda", voices_dir=VOICES_DIR, max_streams=TTS.max_inputs, s3gen_precision=TTS.s3gen_precision
         )
-        self.engine.library = VolumeVoiceLibrary(VOICES_DIR, voices_volume)
+        self.library = VolumeVoiceLibrary(VOICES_DIR, voices_volume)
+        self.engine.library = self.library
         self.engine.load()  # ResembleAI/chatterbox from the Volume's hub cache (HF_HOME)
 
     @modal.exit()
     def close(self) -> None:
-        self.engine.library.close()
+        self.library.close()
         self.engine.close()
 
     @modal.asgi_app(requires_proxy_auth=True)  # clients send Modal-Key / Modal-Secret

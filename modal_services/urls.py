@@ -6,6 +6,8 @@ secret leaves out), so both agree on one mapping.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 # Class name in the Modal App for each part; each serves its web endpoint from a method `web`.
 CLASS_NAMES = {"stt": "SttService", "tts": "TtsService", "llm": "LlmServer", "orchestrator": "Orchestrator"}
 WEB_METHOD = "web"
@@ -22,7 +24,7 @@ def lookup_web_urls(app_name: str, environment: str | None = None) -> dict[str, 
     return urls
 
 
-def agent_core_env(urls: dict[str, str | None], llm_model: str) -> dict[str, str]:
+def agent_core_env(urls: Mapping[str, str | None], llm_model: str) -> dict[str, str]:
     """Settings (agent_core.settings) for the parts whose URL is known. No credentials here: the
     proxy auth token pair comes from the user (PARLEY_SERVICES__MODAL_KEY / _SECRET)."""
     env: dict[str, str] = {}

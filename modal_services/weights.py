@@ -7,8 +7,8 @@ cold start never downloads. Re-running is cheap: files already in the cache are 
 
 from __future__ import annotations
 
+from agent_core.deploy_settings import forwarded_env
 from modal_services.common import HF_HOME, WEIGHTS_DIR, app, hf_secrets, settings, weights_volume
-from modal_services.deploy_settings import forwarded_env
 from modal_services.images import weights_image
 
 # Only the files the loaders open: moshi reads the whole (small) STT repo through its config.json;

@@ -7,37 +7,31 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.responses import FileResponse, StreamingResponse
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
 from agent_core import telemetry
-from agent_core.access import token_matches
+from agent_core.access import bearer_token, token_matches
 from agent_core.conversations import PHONE, Conversations
 from agent_core.storage import ConversationRecord, Database
 from agent_core.storage.jobs import JobRecord, JobStore
 
 log = logging.getLogger(__name__)
-bearer = HTTPBearer(auto_error=False)
 
 
-def require_admin(
-    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
-) -> None:
+def require_admin(request: Request) -> None:
     expected = request.app.state.settings.admin_token
     if expected is None:
         raise HTTPException(status_code=403, detail="the admin API is off: set PARLEY_ADMIN_TOKEN")
-    if not token_matches(credentials.credentials if credentials else None, expected):
+    if not token_matches(bearer_token(request.headers.get("authorization")), expected):
         request.app.state.phone.refusals += 1
         telemetry.refused("bad_admin_token")
         raise HTTPException(status_code=401, detail="invalid admin token", headers={"WWW-Authenticate": "Bearer"})
 
 
-def require_admin_if_set(
-    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
-) -> None:
+def require_admin_if_set(request: Request) -> None:
     """/metrics: open when no admin token is set (a scraper on the same host), the admin token otherwise."""
     if request.app.state.settings.admin_token is not None:
-        require_admin(request, credentials)
+        require_admin(request)
 
 
 router = APIRouter(prefix="/api", dependencies=[Depends(require_admin)], tags=["admin"])

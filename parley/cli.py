@@ -36,29 +36,21 @@ def main(
         bool, typer.Option("--log-json", envvar="PARLEY_LOG_JSON", help="Log JSON lines (with call/guild ids).")
     ] = False,
 ) -> None:
+    from pydantic import ValidationError
+    from rich.markup import escape
+
     from agent_core import logs
+    from agent_core.settings import Settings, invalid_settings_message, secret_values
 
     # A native crash (a model library built for another CPU) then still names the Python frame.
     # (The process's own stderr: a captured sys.stderr may have no file descriptor.)
-    faulthandler.enable(file=sys.__stderr__)
-    from pydantic import ValidationError
-
+    faulthandler.enable(file=sys.__stderr__ or sys.stderr)  # (None: the interpreter has no stderr of its own)
     try:
-        secrets = _known_secrets()
-    except ValidationError as exc:  # a setting Parley cannot use (e.g. an unknown recording store): say which
-        raise fail(f"invalid settings: {exc}") from None
+        # Values that must never reach a log line, whatever code logs them: every secret setting.
+        secrets = secret_values(Settings())
+    except ValidationError as exc:
+        raise fail(escape(invalid_settings_message(exc))) from exc
     logs.configure(level=logging.DEBUG if verbose else logging.WARNING, json_lines=log_json, secrets=secrets)
-
-
-def _known_secrets() -> list[str | None]:
-    """Values that must never reach a log line, whatever code logs them: every secret setting."""
-    import os
-
-    from agent_core.settings import Settings, secret_values
-    from telephony.config import TwilioSettings
-
-    # Modal's own client token is not a Parley setting, but `parley deploy` runs beside it.
-    return [*secret_values(Settings(), TwilioSettings()), os.environ.get("MODAL_TOKEN_SECRET")]
 
 
 @app.command()
@@ -157,10 +149,9 @@ def serve() -> None:
             "each request arrived at. Behind a tunnel or proxy, set it (e.g. https://<your-tunnel>.example)",
             soft_wrap=True,
         )
-    token = settings.discord_token.get_secret_value().strip() if settings.discord_token else None
-    if token:
+    if settings.discord.bot_token:
         console.print("DISCORD_TOKEN is set: the Discord bot runs too")
-    app_ = create_app(settings, build_providers(settings), discord_token=token)
+    app_ = create_app(settings, build_providers(settings), run_discord=True)
     # Post-call jobs run in a process of their own, so they never take CPU from a live call's audio path.
     worker = None
     if settings.jobs.runner == "local":
@@ -198,10 +189,10 @@ def phone(
     from agent_core.audio.wav import WavFormatError, read_wav, write_wav
     from agent_core.demo import default_question
     from agent_core.settings import Settings
-    from telephony.config import TwilioSettings
     from telephony.simulator import TwilioSimulator
 
-    twilio, settings = TwilioSettings(), Settings()
+    settings = Settings()
+    twilio = settings.twilio
     try:
         caller = read_wav(input_wav) if input_wav else default_question()
         interruption = read_wav(barge_in) if barge_in else None
@@ -245,7 +236,7 @@ def discord_bot() -> None:
     from bots.bot import ParleyBot
 
     settings = Settings()
-    token = settings.discord_token.get_secret_value().strip() if settings.discord_token else ""
+    token = settings.discord.bot_token
     if not token:
         raise fail("DISCORD_TOKEN is not set: create a bot application and copy its token (README, section Discord)")
     db = Database.for_data_dir(settings.data_dir, settings.database_url)
@@ -276,10 +267,10 @@ def discord_bot() -> None:
 def call(number: Annotated[str, typer.Argument(help="The number to call, E.164 (+15551234567).")]) -> None:
     """Place an outbound call through Twilio; when answered, it talks to this server's agent."""
     from agent_core.settings import Settings
-    from telephony.config import TwilioSettings
     from telephony.rest import MissingCredentialsError, TwilioRest
 
-    twilio, settings = TwilioSettings(), Settings()
+    settings = Settings()
+    twilio = settings.twilio
     if not settings.public_url:
         raise fail("PARLEY_PUBLIC_URL is not set: Twilio fetches the call's instructions from this server")
     if not twilio.phone_number:

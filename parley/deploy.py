@@ -108,12 +108,12 @@ def deploy(
         )
     from pydantic import ValidationError
 
-    from modal_services.deploy_settings import DeploySettings
+    from agent_core.settings import Settings, invalid_settings_message
 
     try:
-        settings = DeploySettings()
+        settings = Settings().deploy
     except ValidationError as exc:
-        raise fail(f"a PARLEY_MODAL_* setting is invalid: {exc}") from exc
+        raise fail(invalid_settings_message(exc)) from exc
     steps = [("Downloading model weights to the Volume", download_command(environment))] if download_weights else []
     steps.append((f"Deploying the Modal app {settings.app_name!r}", deploy_command(environment)))
     for title, command in steps:
@@ -130,8 +130,8 @@ def deploy(
         console.print(f"  {part:<13} {url or '[yellow]no web URL[/yellow]'}", soft_wrap=True)
     console.print("\nPoint an agent core at these services (.env, or the parley-orchestrator secret):")
     print(settings_block(urls, settings.llm.model))
-    if urls.get("orchestrator"):
-        base = urls["orchestrator"].rstrip("/")
+    if orchestrator := urls.get("orchestrator"):
+        base = orchestrator.rstrip("/")
         console.print(
             f"\nTwilio number > Voice: a call comes in > {base}/twilio/voice (POST); "
             f"call status changes > {base}/twilio/status",

@@ -38,12 +38,14 @@ async def stt() -> str:
 
 
 async def llm() -> str:
+    from agent_core.llm.base import TextDelta
     from agent_core.llm.llama_local import LlamaCppLlm
 
     model = LlamaCppLlm(max_tokens=4)
     await model.load()  # includes a warm-up prompt of several tokens: the batch that AMX builds crash on
     try:
-        reply = "".join([event.text async for event in model.stream([{"role": "user", "content": "Say hi."}])])
+        reply = "".join([event.text async for event in model.stream([{"role": "user", "content": "Say hi."}])
+                         if isinstance(event, TextDelta)])
     finally:
         await model.aclose()
     return f"{len(reply)} characters generated"

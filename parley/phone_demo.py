@@ -25,7 +25,6 @@ from agent_core.settings import Settings
 from agent_core.storage import Database
 from parley.local_server import free_port, running_server
 from parley.server import create_app
-from telephony.config import TwilioSettings
 from telephony.simulator import TwilioSimulator
 
 Status = Callable[[str], AbstractContextManager[Any]]
@@ -58,14 +57,15 @@ async def run_demo(settings: Settings, question: AudioFrame, *, in_process: bool
 async def _phone_call(settings: Settings, providers, question: AudioFrame, status: Status) -> local_demo.DemoResult:
     port = free_port()
     auth_token, admin_token = secrets.token_hex(16), secrets.token_hex(16)
-    twilio = TwilioSettings(auth_token=SecretStr(auth_token), validate_signatures=True)
+    twilio = settings.twilio.model_copy(update={"auth_token": SecretStr(auth_token), "validate_signatures": True})
     with tempfile.TemporaryDirectory(prefix="parley-demo-") as scratch:
         # The demo call's record and recording stay in the scratch folder, not the user's data (or bucket).
         recording = settings.recording.model_copy(update={"directory": Path(scratch) / "recordings", "store": None})
         local = settings.model_copy(update={"public_url": f"http://127.0.0.1:{port}",
-                                            "admin_token": SecretStr(admin_token), "recording": recording})
+                                            "admin_token": SecretStr(admin_token), "recording": recording,
+                                            "twilio": twilio})
         db = Database.for_data_dir(Path(scratch))
-        app = create_app(local, providers, twilio=twilio, db=db)
+        app = create_app(local, providers, db=db)
         with status("Calling Parley: the caller speaks, Parley listens and answers..."):
             try:
                 async with running_server(app, port=port) as url:

@@ -20,7 +20,6 @@ from agent_core.storage.jobs import JobStore
 from parley.api_routes import require_admin_if_set
 from parley.api_routes import router as api_router
 from parley.talk_routes import router as talk_router
-from telephony.config import TwilioSettings
 from telephony.phone import Phone
 from telephony.rest import TwilioRest
 from telephony.routes import router as twilio_router
@@ -28,8 +27,9 @@ from telephony.routes import router as twilio_router
 log = logging.getLogger(__name__)
 
 
-def _start_discord(conversations: Conversations, token: str | None) -> tuple[Any, asyncio.Task[None]] | None:
+def _start_discord(conversations: Conversations) -> tuple[Any, asyncio.Task[None]] | None:
     """The Discord bot beside the phone line, in the same process and event loop."""
+    token = conversations.settings.discord.bot_token
     if not token:
         return None
     from bots.bot import ParleyBot
@@ -49,20 +49,21 @@ def create_app(
     settings: Settings,
     providers: Providers,
     *,
-    twilio: TwilioSettings | None = None,
     db: Database | None = None,
     rest: TwilioRest | None = None,
-    discord_token: str | None = None,
+    run_discord: bool = False,
     dispatch_jobs: JobDispatcher | None = None,
 ) -> FastAPI:
-    twilio = twilio or TwilioSettings()
+    """The server for `settings` (the phone line from `settings.twilio`). `run_discord`: also run the
+    Discord bot when `settings.discord` has a token (`parley serve` does; tests never do)."""
+    twilio = settings.twilio
     db = db or Database.for_data_dir(settings.data_dir, settings.database_url)
-    if rest is None and twilio.has_credentials:
-        rest = TwilioRest(twilio.account_sid, twilio.auth_token.get_secret_value())  # type: ignore[union-attr]
+    if rest is None and twilio.account_sid and twilio.auth_token:
+        rest = TwilioRest(twilio.account_sid, twilio.auth_token.get_secret_value())
     # Every channel of the process opens its conversations here: one limit (agent_core/admission.py
     # explains the default), one record, one recording store.
     conversations = Conversations(settings, providers, db, dispatch_jobs=dispatch_jobs)
-    phone = Phone(settings=settings, twilio=twilio, conversations=conversations, rest=rest)
+    phone = Phone(settings=settings, conversations=conversations, rest=rest)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -71,7 +72,7 @@ def create_app(
         await db.migrate()
         await conversations.recordings.check()  # a bucket that does not exist stops the start, not the first call
         await providers.load()  # no-op when the caller loaded them already
-        discord_task = _start_discord(conversations, discord_token)
+        discord_task = _start_discord(conversations) if run_discord else None
         retention = asyncio.create_task(_keep_recordings_within_retention(conversations), name="retention")
         yield
         retention.cancel()

@@ -100,9 +100,9 @@ class RealtimeConnection:
                 await task
         for stream in self.input.clear():
             await stream.aclose()
-        for event in record_events(self.conversation):
+        for record_event in record_events(self.conversation):
             for listener in self._listeners:
-                listener(event)
+                listener(record_event)
 
     async def send(self, event: dict[str, Any]) -> None:
         if self._beta:
@@ -220,9 +220,9 @@ class RealtimeConnection:
     async def _clear(self, event: dict[str, Any]) -> None:
         for stream in self.input.clear():
             await stream.aclose()
-        for event in record_events(self.conversation):
+        for record_event in record_events(self.conversation):
             for listener in self._listeners:
-                listener(event)
+                listener(record_event)
         await self.send({"type": "input_audio_buffer.cleared"})
 
     async def _commit_utterance(self, utterance: SttStream | None, item_id: str,

@@ -36,7 +36,8 @@ class Conversation:
         self.id = new_id("conv")
         self.items: list[Item] = []
 
-    def get(self, item_id: str, param: str = "item_id") -> Item:
+    def get(self, item_id: object, param: str = "item_id") -> Item:
+        """The item a client named (anything a client sent: an unknown id is its error)."""
         for item in self.items:
             if item.id == item_id:
                 return item
@@ -57,10 +58,10 @@ class Conversation:
         self.items.append(item)
         return before
 
-    def delete(self, item_id: str) -> None:
+    def delete(self, item_id: object) -> None:
         self.items.remove(self.get(item_id))
 
-    def truncate(self, item_id: str, content_index: int, audio_end_ms: int) -> None:
+    def truncate(self, item_id: object, content_index: object, audio_end_ms: object) -> None:
         """The listener heard `item_id` up to `audio_end_ms`: drop the rest of its text and audio."""
         item = self.get(item_id)
         if item.wire.get("role") != "assistant" or not item.sentences:

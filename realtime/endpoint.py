@@ -10,7 +10,7 @@ from fastapi import WebSocket
 
 from agent_core.persona import Persona
 from agent_core.providers import Providers
-from agent_core.session import SessionSettings
+from agent_core.session_settings import SessionSettings
 from realtime.connection import RealtimeConnection
 from realtime.protocol import ProtocolError, error_event, new_id, wants_beta
 from realtime.responder import LlmTimeouts

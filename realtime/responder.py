@@ -119,6 +119,7 @@ class Response:
     async def run(self, messages: list[Message]) -> None:
         """Stream the whole response; a cancellation ends it as `cancelled` rather than raising."""
         await self._send({"type": "response.created", "response": self._wire("in_progress")})
+        details: dict[str, Any] | None
         self.status, details = "completed", None
         try:
             if not await self._generate(messages):

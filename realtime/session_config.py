@@ -72,7 +72,7 @@ class SessionConfig:
             "max_output_tokens": self.max_output_tokens,
         }
 
-    def updated(self, changes: dict[str, Any]) -> SessionConfig:
+    def updated(self, changes: object) -> SessionConfig:
         """This config with a `session.update`'s `session` applied (GA or beta shape)."""
         if not isinstance(changes, dict):
             raise ProtocolError("invalid_value", "session must be an object", param="session")

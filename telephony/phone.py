@@ -14,11 +14,10 @@ from typing import Any
 from agent_core.conversations import PHONE, Conversation, Conversations, Overrides
 from agent_core.recorder import ConversationStart
 from agent_core.session import Session
-from agent_core.settings import Settings
+from agent_core.settings import Settings, TwilioSettings
 from agent_core.storage.nonces import UsedNonces
 from telephony import twiml
 from telephony.call_tools import phone_tools
-from telephony.config import TwilioSettings
 from telephony.media_stream import MediaStreamCall
 from telephony.rest import TwilioRest
 from telephony.stream_token import StreamTokens
@@ -40,19 +39,18 @@ class Phone:
         self,
         *,
         settings: Settings,
-        twilio: TwilioSettings,
         conversations: Conversations,
         rest: TwilioRest | None = None,
     ) -> None:
         self.settings = settings
-        self.twilio = twilio
+        self.twilio = settings.twilio
         # Shared by every channel of the process: one limit, one record, one way to open.
         self.conversations = conversations
         self.db = conversations.db
         self.rest = rest
         # One use per token across every process on this database (e.g. Modal's containers).
         used_nonces = UsedNonces(self.db).first_use if self.db is not None else None
-        self.tokens = StreamTokens(stream_secret(twilio), ttl_s=twilio.stream_token_ttl_s, first_use=used_nonces)
+        self.tokens = StreamTokens(stream_secret(self.twilio), ttl_s=self.twilio.stream_token_ttl_s, first_use=used_nonces)
         self.calls: dict[str, Conversation] = {}
         self.refusals = 0
 
@@ -73,7 +71,7 @@ class Phone:
         return twiml.connect_stream(twiml.stream_url_for(public_url), parameters)
 
     async def record_status(self, form: dict[str, str]) -> None:
-        details = {k: form[k] for k in ("CallDuration", "Timestamp", "SequenceNumber") if k in form}
+        details: dict[str, str] = {k: form[k] for k in ("CallDuration", "Timestamp", "SequenceNumber") if k in form}
         call_sid, status = form.get("CallSid", ""), form.get("CallStatus", "unknown")
         if self.conversations.records is None:
             return

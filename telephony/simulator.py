@@ -78,16 +78,20 @@ class _Earpiece:
 
     def tick(self, echo: list[str]) -> None:
         """Play 20 ms: the next buffered frame (after echoing the marks before it) or silence."""
-        while self.buffer and isinstance(self.buffer[0], str):
-            echo.append(self.buffer.popleft())  # type: ignore[arg-type]
-        if self.buffer:
-            self.heard += self.buffer.popleft()  # type: ignore[operator]
+        self._echo_marks(echo)
+        if self.buffer and isinstance(frame := self.buffer[0], bytes):  # marks were echoed: audio
+            self.buffer.popleft()
+            self.heard += frame
             self.playing = True
         else:
             self.heard += bytes([ULAW_SILENCE]) * FRAME_BYTES
             self.playing = False
-        while self.buffer and isinstance(self.buffer[0], str):
-            echo.append(self.buffer.popleft())  # type: ignore[arg-type]
+        self._echo_marks(echo)
+
+    def _echo_marks(self, echo: list[str]) -> None:
+        while self.buffer and isinstance(mark := self.buffer[0], str):
+            self.buffer.popleft()
+            echo.append(mark)
 
     def add_audio(self, ulaw: bytes) -> None:
         for i in range(0, len(ulaw), FRAME_BYTES):

@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import io
 import struct
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, cast
 
 import av
 import numpy as np
 
 from agent_core.audio.frames import SAMPLE_WIDTH
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
+    from av.audio.stream import AudioStream
 
 SpeechFormat = Literal["mp3", "opus", "aac", "flac", "wav", "pcm"]
 SPEECH_FORMATS: tuple[str, ...] = ("mp3", "opus", "aac", "flac", "wav", "pcm")
@@ -58,9 +62,10 @@ class _Sink(io.RawIOBase):
     def writable(self) -> bool:
         return True
 
-    def write(self, data: bytes) -> int:  # type: ignore[override]
-        self.buffer += data
-        return len(data)
+    def write(self, data: ReadableBuffer, /) -> int:
+        view = memoryview(data)
+        self.buffer += view
+        return view.nbytes
 
     def take(self) -> bytes:
         out = bytes(self.buffer)
@@ -85,7 +90,8 @@ class AudioEncoder:
             muxer, codec = _CODECS[fmt]
             self._sink = _Sink()
             self._container = av.open(self._sink, mode="w", format=muxer)
-            self._stream = self._container.add_stream(codec, rate=sample_rate, layout="mono")
+            # An audio encoder, so an audio stream (PyAV types a codec named at run time as any stream).
+            self._stream = cast("AudioStream", self._container.add_stream(codec, rate=sample_rate, layout="mono"))
             self._pts = 0
 
     def encode(self, pcm: bytes) -> bytes:

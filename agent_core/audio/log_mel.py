@@ -40,7 +40,8 @@ def _mel_to_hz(mel: np.ndarray) -> np.ndarray:
 
 def mel_filterbank(n_mels: int = N_MELS, n_fft: int = N_FFT, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     """Triangular Slaney-normalised filters, shape (n_fft // 2 + 1, n_mels)."""
-    edges_mel = np.linspace(*_hz_to_mel(np.array([0.0, sample_rate / 2.0])), n_mels + 2)
+    low, high = _hz_to_mel(np.array([0.0, sample_rate / 2.0]))
+    edges_mel = np.linspace(low, high, n_mels + 2)
     edges_hz = _mel_to_hz(edges_mel)
     fft_hz = np.linspace(0, sample_rate // 2, n_fft // 2 + 1)
     widths = np.diff(edges_hz)
@@ -48,7 +49,8 @@ def mel_filterbank(n_mels: int = N_MELS, n_fft: int = N_FFT, sample_rate: int = 
     rising = -offsets[:, :-2] / widths[:-1]
     falling = offsets[:, 2:] / widths[1:]
     filters = np.maximum(0.0, np.minimum(rising, falling))
-    return filters * (2.0 / (edges_hz[2:] - edges_hz[:-2]))[np.newaxis, :]  # equal area per filter
+    normalised: np.ndarray = filters * (2.0 / (edges_hz[2:] - edges_hz[:-2]))[np.newaxis, :]  # equal area per filter
+    return normalised
 
 
 _FILTERS = mel_filterbank()
@@ -74,4 +76,5 @@ def log_mel(window: np.ndarray) -> np.ndarray:
     power = np.abs(np.fft.rfft(frames * _HANN, axis=-1)) ** 2  # (frames, bins)
     mel = np.log10(np.maximum(_MEL_FLOOR, power @ _FILTERS)).T[:, :-1]  # the last frame is dropped
     mel = np.maximum(mel, mel.max() - 8.0)
-    return ((mel + 4.0) / 4.0).astype(np.float32)
+    features: np.ndarray = ((mel + 4.0) / 4.0).astype(np.float32)
+    return features

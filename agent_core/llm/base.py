@@ -9,7 +9,7 @@ base URL, and the embedded llama.cpp model speaks the same shape in-process.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
@@ -86,12 +86,12 @@ class LanguageModel(ABC):
     @abstractmethod
     def chunks(
         self, messages: list[Message], tools: list[dict[str, Any]] | None, tool_choice: ToolChoice = None
-    ) -> AsyncIterator[dict[str, Any]]:
+    ) -> AsyncGenerator[dict[str, Any], None]:
         """Stream raw OpenAI chat-completion chunks as dicts; `tool_choice` as chat completions take it."""
 
     async def stream(
         self, messages: list[Message], tools: list[dict[str, Any]] | None = None, tool_choice: ToolChoice = None
-    ) -> AsyncIterator[LlmEvent]:
+    ) -> AsyncGenerator[LlmEvent, None]:
         reader = ChunkReader()
         # aclosing: when the consumer stops early (barge-in), the backend stops now, not at GC.
         async with aclosing(self.chunks(messages, tools, tool_choice)) as chunks:

@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, Iterator
 from contextlib import aclosing
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from agent_core.blocking import iterate_in_thread, model_executor
 from agent_core.llm.base import LanguageModel, Message, ToolChoice
 from agent_core.model_files import package_file
+
+if TYPE_CHECKING:
+    from llama_cpp import Llama
+    from llama_cpp.llama_types import ChatCompletionRequestMessage
 
 
 def smollm2_gguf_path() -> Path:
@@ -44,14 +48,18 @@ class LlamaCppLlm(LanguageModel):
         # threads wait on each other every token, so one preempted thread stalls all
         # (measured on 2 cores with the other core busy: 1 thread 60 tok/s, 2 threads 15-50).
         self.threads = threads or min(4, max(1, (os.cpu_count() or 2) - 1))
-        self._llama = None
+        self._llama: Llama | None = None
         self._executor = model_executor("llm")
 
     async def load(self) -> None:
+        await self._model()
+
+    async def _model(self) -> Llama:
         if self._llama is None:
             self._llama = await asyncio.get_running_loop().run_in_executor(self._executor, self._load)
+        return self._llama
 
-    def _load(self):
+    def _load(self) -> Llama:
         from llama_cpp import Llama
 
         path = self.model_path or smollm2_gguf_path()
@@ -61,33 +69,38 @@ class LlamaCppLlm(LanguageModel):
 
     async def chunks(
         self, messages: list[Message], tools: list[dict[str, Any]] | None, tool_choice: ToolChoice = None
-    ) -> AsyncIterator[dict[str, Any]]:
-        await self.load()
-        llama = self._llama
+    ) -> AsyncGenerator[dict[str, Any], None]:
+        llama = await self._model()
         # Tool messages from other backends' turns are kept out: the small chat template cannot hold them.
         plain = [m for m in messages if m.get("role") in ("system", "user", "assistant") and m.get("content")]
 
-        def generate():
-            return llama.create_chat_completion(
-                messages=plain, stream=True, temperature=self.temperature, max_tokens=self.max_tokens
-            )
+        def generate() -> Iterator[dict[str, Any]]:
+            # stream=True: an iterator of chunks (llama-cpp's return type is the union of both modes).
+            return cast("Iterator[dict[str, Any]]", llama.create_chat_completion(
+                messages=chat_messages(plain), stream=True, temperature=self.temperature, max_tokens=self.max_tokens
+            ))
 
         async with aclosing(iterate_in_thread(generate, self._executor)) as chunks:
             async for chunk in chunks:
                 yield chunk
 
     async def end_of_turn_probability(self, messages: list[Message], partial_user_text: str) -> float | None:
-        await self.load()
+        llama = await self._model()
         plain = [m for m in messages if m.get("role") in ("system", "user", "assistant") and m.get("content")]
         loop = asyncio.get_running_loop()
         # The reply's executor: one llama.cpp context, never used by two threads at once.
-        return await loop.run_in_executor(self._executor, end_of_message_probability, self._llama, plain, partial_user_text)
+        return await loop.run_in_executor(self._executor, end_of_message_probability, llama, plain, partial_user_text)
 
     async def aclose(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
 
 _SENTENCE_ENDS = (".", "?", "!")
+
+
+def chat_messages(messages: list[Message]) -> list[ChatCompletionRequestMessage]:
+    """Our messages are OpenAI chat messages: the shape llama-cpp's TypedDicts describe."""
+    return cast("list[ChatCompletionRequestMessage]", messages)
 
 
 def end_of_message_probability(llama: Any, messages: list[Message], partial_user_text: str) -> float:
@@ -107,7 +120,7 @@ def end_of_message_probability(llama: Any, messages: list[Message], partial_user
         eos_token=llama.detokenize([llama.token_eos()]).decode(),
         bos_token=llama.detokenize([llama.token_bos()]).decode(),
     )
-    rendered = formatter(messages=[*messages, {"role": "user", "content": partial_user_text + marker}]).prompt
+    rendered = formatter(messages=chat_messages([*messages, {"role": "user", "content": partial_user_text + marker}])).prompt
     prompt = rendered[: rendered.rindex(marker)]
     tokens = llama.tokenize(prompt.encode(), add_bos=False, special=True)
     cached = 0

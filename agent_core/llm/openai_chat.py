@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncGenerator
+from typing import TYPE_CHECKING, Any, cast
 
 from openai import AsyncOpenAI, Timeout
 
 from agent_core.llm.base import LanguageModel, Message, ToolChoice
+
+if TYPE_CHECKING:
+    from openai import AsyncStream
+    from openai.types.chat import ChatCompletionChunk, ChatCompletionMessageParam
 
 
 class OpenAiChatLlm(LanguageModel):
@@ -38,20 +42,22 @@ class OpenAiChatLlm(LanguageModel):
 
     async def chunks(
         self, messages: list[Message], tools: list[dict[str, Any]] | None, tool_choice: ToolChoice = None
-    ) -> AsyncIterator[dict[str, Any]]:
+    ) -> AsyncGenerator[dict[str, Any], None]:
         kwargs: dict[str, Any] = {}
         if tools:
             kwargs["tools"] = tools
             if tool_choice is not None:
                 kwargs["tool_choice"] = tool_choice
-        stream = await self._client.chat.completions.create(
+        # stream=True: a stream of chunks (through **kwargs the type checker cannot pick that overload).
+        stream = cast("AsyncStream[ChatCompletionChunk]", await self._client.chat.completions.create(
             model=self.model,
-            messages=messages,  # type: ignore[arg-type]
+            # Our messages are OpenAI chat messages: the shape the SDK's TypedDicts describe.
+            messages=cast("list[ChatCompletionMessageParam]", messages),
             stream=True,
             temperature=self.temperature,
             max_tokens=self.max_tokens,
             **kwargs,
-        )
+        ))
         try:
             async for chunk in stream:
                 yield chunk.model_dump(exclude_none=True)

@@ -15,7 +15,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from agent_core.storage.recordings import (
     CHUNK_BYTES,
@@ -143,7 +143,7 @@ class S3RecordingStore:
         def get() -> dict[str, Any] | None:
             try:
                 with _store_errors(f"reading {self.location}{key_for(channel, external_id)}"):
-                    return self._s3().get_object(Bucket=self.bucket, Key=key)
+                    return cast(dict[str, Any], self._s3().get_object(Bucket=self.bucket, Key=key))
             except RecordingStoreError as exc:
                 if _missing(exc.__cause__):
                     return None

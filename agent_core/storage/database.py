@@ -27,6 +27,7 @@ from agent_core.storage.schema import upgrade_to_head
 from agent_core.storage.tables import ConversationRow, GuildSettingRow, NumberSettingRow, TurnRow
 
 T = TypeVar("T")
+SettingRow = TypeVar("SettingRow", GuildSettingRow, NumberSettingRow)
 
 # Retries after a unique-constraint race with another process (a second worker
 # on the same database); within one process the per-conversation lock prevents it.
@@ -139,7 +140,7 @@ class Database:
         callee: str | None = None,
         direction: str | None = None,
         status: str = "in-progress",
-        meta: dict | None = None,
+        meta: dict[str, Any] | None = None,
     ) -> int:
         """Create the conversation, or take over the row a status callback created first.
 
@@ -158,7 +159,7 @@ class Database:
 
         return await self._upsert_conversation(channel, external_id, apply)
 
-    async def record_status(self, *, channel: str, external_id: str, status: str, details: dict | None = None) -> None:
+    async def record_status(self, *, channel: str, external_id: str, status: str, details: dict[str, Any] | None = None) -> None:
         """A status callback (Twilio): update that call's row, creating a minimal one if the stream hasn't yet."""
 
         def apply(row: ConversationRow) -> None:
@@ -209,7 +210,7 @@ class Database:
             return await self._write_retrying(write)
 
     async def end_conversation(
-        self, conversation_id: int, *, status: str = "completed", stats: dict | None = None
+        self, conversation_id: int, *, status: str = "completed", stats: dict[str, Any] | None = None
     ) -> None:
         async with self._writing(), self._sessions.begin() as session:
             row = await self._require_conversation(session, conversation_id)
@@ -328,14 +329,14 @@ class Database:
             raise ConversationNotFound(conversation_id)
         return row
 
-    async def _get_settings(self, table: type[GuildSettingRow] | type[NumberSettingRow], where: Any) -> dict[str, Any]:
+    async def _get_settings(self, table: type[SettingRow], where: Any) -> dict[str, Any]:
         async with self._sessions() as session:
             rows = (await session.scalars(select(table).where(where))).all()
             return {row.key: row.value for row in rows}
 
     async def _set_setting(
         self,
-        table: type[GuildSettingRow] | type[NumberSettingRow],
+        table: type[SettingRow],
         primary_key: tuple[Any, str],
         columns: dict[str, Any],
         value: Any,

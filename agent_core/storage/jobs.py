@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from agent_core.storage.database import ConversationNotFound, Database
 from agent_core.storage.records import UTCDateTime
@@ -162,7 +163,7 @@ class JobStore:
             return [JobRecord.model_validate(row) for row in (await session.execute(query)).scalars()]
 
     @staticmethod
-    async def _row(session: Any, job_id: int) -> JobRow:
+    async def _row(session: AsyncSession, job_id: int) -> JobRow:
         row = await session.get(JobRow, job_id)
         if row is None:
             raise KeyError(f"no job with id {job_id}")

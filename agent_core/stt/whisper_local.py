@@ -12,6 +12,7 @@ import asyncio
 import os
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -20,6 +21,9 @@ from agent_core.blocking import model_executor
 from agent_core.model_files import package_file
 from agent_core.stt.base import STT_SAMPLE_RATE, SpeechToText, SttStream
 from agent_core.stt.transcript import Segment, TimedWord, Transcript
+
+if TYPE_CHECKING:
+    from faster_whisper import WhisperModel
 
 WHISPER_MODELS = ("base", "tiny.en")
 _MODEL_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
@@ -59,11 +63,10 @@ NO_SPEECH_ALONE = 0.6
 NO_SPEECH_WITH_LOW_CONFIDENCE = (0.35, -1.0)
 
 
-def _probably_not_speech(segment) -> bool:
+def _probably_not_speech(no_speech_prob: float, avg_logprob: float) -> bool:
+    """By a Whisper segment's no-speech probability and its average token log-probability."""
     no_speech, min_logprob = NO_SPEECH_WITH_LOW_CONFIDENCE
-    return segment.no_speech_prob > NO_SPEECH_ALONE or (
-        segment.no_speech_prob > no_speech and segment.avg_logprob < min_logprob
-    )
+    return no_speech_prob > NO_SPEECH_ALONE or (no_speech_prob > no_speech and avg_logprob < min_logprob)
 
 
 class WhisperStt(SpeechToText):
@@ -78,14 +81,14 @@ class WhisperStt(SpeechToText):
         self.language = language
         self.cpu_threads = cpu_threads or (os.cpu_count() or 2)
         self.chunk_length_s = chunk_length_s
-        self._model = None
+        self._model: WhisperModel | None = None
         self._executor = model_executor("stt")
 
     async def load(self) -> None:
         if self._model is None:
             self._model = await asyncio.get_running_loop().run_in_executor(self._executor, self._load)
 
-    def _load(self):
+    def _load(self) -> WhisperModel:
         from faster_whisper import WhisperModel
 
         path = whisper_model_dir(self.model_size, self.cache_dir)
@@ -111,7 +114,10 @@ class WhisperStt(SpeechToText):
             chunk_length=self.chunk_length_s,
             vad_filter=False,
         )
-        return " ".join(segment.text.strip() for segment in segments if not _probably_not_speech(segment)).strip()
+        return " ".join(
+            segment.text.strip() for segment in segments
+            if not _probably_not_speech(segment.no_speech_prob, segment.avg_logprob)
+        ).strip()
 
     async def transcribe(self, frame: AudioFrame, language: str | None = None) -> str:
         if frame.sample_rate != STT_SAMPLE_RATE:
@@ -120,7 +126,7 @@ class WhisperStt(SpeechToText):
         return await loop.run_in_executor(self._executor, self.transcribe_blocking, frame.to_float32(), language)
 
     @property
-    def languages(self) -> tuple[str, ...]:  # type: ignore[override]
+    def languages(self) -> tuple[str, ...]:  # type: ignore[override]  # read from faster-whisper only when asked
         if self.model_size.endswith(".en"):  # the English-only models
             return ("en",)
         from faster_whisper.tokenizer import _LANGUAGE_CODES

@@ -45,6 +45,11 @@ _NUM = r"[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?|[0-9]+(?:\.[0-9]+)?"  # "1,250.5"
 _NB = r"(?<![\w.,])"  # a number token must not continue a word or another number
 
 
+def _words(number: int, to: str = "cardinal") -> str:
+    words: str = num2words(number, to=to)  # num2words carries no type information
+    return words
+
+
 def _digits(s: str) -> str:
     return " ".join(_DIGIT_WORDS[ord(c) - 48] for c in s if "0" <= c <= "9")
 
@@ -53,7 +58,7 @@ def _cardinal(s: str) -> str:
     s = s.replace(",", "")
     if (len(s) > 1 and s[0] == "0") or len(s) > 15:  # codes, ids: say each digit
         return _digits(s)
-    return num2words(int(s))
+    return _words(int(s))
 
 
 def _number(s: str) -> str:
@@ -64,11 +69,11 @@ def _number(s: str) -> str:
 
 def _ordinal(s: str) -> str:
     s = s.replace(",", "")
-    return _digits(s) if len(s) > 15 else num2words(int(s), to="ordinal")
+    return _digits(s) if len(s) > 15 else _words(int(s), to="ordinal")
 
 
 def _year(s: str) -> str:
-    return num2words(int(s), to="year")
+    return _words(int(s), to="year")
 
 
 _SENTENCE_FOLLOWS = re.compile(r"\s*$|\s+[A-Z]")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 from pydantic import BaseModel, Field
 
@@ -89,7 +89,7 @@ class TextToSpeech(ABC):
     @abstractmethod
     def synthesize(
         self, text: str, *, voice: str | None = None, style: SpeechStyle | None = None
-    ) -> AsyncIterator[AudioFrame]:
+    ) -> AsyncGenerator[AudioFrame, None]:
         """Speak `text`; frames may come at any sample rate (each carries its own)."""
 
     async def clone_voice(self, name: str, wav_bytes: bytes, *, namespace: str | None = None) -> str:

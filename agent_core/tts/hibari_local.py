@@ -8,7 +8,7 @@ offer are the ones whose files are already on disk, and any other name is refuse
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, Iterator
 from contextlib import aclosing
 from typing import TYPE_CHECKING
 
@@ -45,7 +45,8 @@ def installed_voices() -> list[str]:
 
 
 def to_pcm16(audio: np.ndarray) -> bytes:
-    return (np.clip(audio, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
+    pcm: bytes = (np.clip(audio, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
+    return pcm
 
 
 class HibariTts(TextToSpeech):
@@ -96,7 +97,7 @@ class HibariTts(TextToSpeech):
 
     async def synthesize(
         self, text: str, *, voice: str | None = None, style: SpeechStyle | None = None
-    ) -> AsyncIterator[AudioFrame]:
+    ) -> AsyncGenerator[AudioFrame, None]:
         name = self.check_voice(voice)
         speed = style.speed if style and style.speed else self.speed
         if not MIN_SPEED <= speed <= MAX_SPEED:
@@ -104,7 +105,8 @@ class HibariTts(TextToSpeech):
         seed = style.seed if style else None
 
         def generate() -> Iterator[np.ndarray]:
-            return self._model(name).stream(text, speed=speed, seed=seed)
+            chunks: Iterator[np.ndarray] = self._model(name).stream(text, speed=speed, seed=seed)  # hibari: untyped
+            return chunks
 
         async with aclosing(iterate_in_thread(generate, self._executor)) as chunks:
             async for chunk in chunks:

@@ -8,14 +8,18 @@ chunk; the Session already hands it one sentence at a time.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, Iterator
 from contextlib import aclosing
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from agent_core.audio.frames import AudioFrame
 from agent_core.blocking import iterate_in_thread, model_executor
 from agent_core.model_files import package_file
 from agent_core.tts.base import SpeechStyle, TextToSpeech, UnknownVoiceError
+
+if TYPE_CHECKING:
+    from piper import PiperVoice
 
 
 def joe_voice_path() -> Path:
@@ -30,7 +34,7 @@ class PiperTts(TextToSpeech):
         self.voices = voices if voices is not None else {"joe": joe_voice_path()}
         self.default_voice = default_voice
         self.speed = speed
-        self._loaded: dict[str, object] = {}
+        self._loaded: dict[str, PiperVoice] = {}
         self._executor = model_executor("tts")
 
     def voice_names(self) -> list[str]:
@@ -43,7 +47,7 @@ class PiperTts(TextToSpeech):
         for _ in self._voice(self.default_voice).synthesize("Hello."):
             pass
 
-    def _voice(self, name: str | None):
+    def _voice(self, name: str | None) -> PiperVoice:
         name = name or self.default_voice
         if name not in self.voices:
             raise UnknownVoiceError(name, self.name, self.voice_names())
@@ -55,14 +59,15 @@ class PiperTts(TextToSpeech):
 
     async def synthesize(
         self, text: str, *, voice: str | None = None, style: SpeechStyle | None = None
-    ) -> AsyncIterator[AudioFrame]:
+    ) -> AsyncGenerator[AudioFrame, None]:
         from piper import SynthesisConfig
 
         speed = style.speed if style and style.speed else self.speed
         config = SynthesisConfig(length_scale=1.0 / speed)
 
-        def generate():
-            return self._voice(voice).synthesize(text, syn_config=config)
+        def generate() -> Iterator[Any]:
+            chunks: Iterator[Any] = self._voice(voice).synthesize(text, syn_config=config)  # piper's AudioChunks
+            return chunks
 
         async with aclosing(iterate_in_thread(generate, self._executor)) as chunks:
             async for chunk in chunks:

@@ -11,7 +11,8 @@ import asyncio
 import json
 import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
+from typing import Any
 
 import httpx
 from websockets.asyncio.client import ClientConnection
@@ -76,8 +77,9 @@ class RemoteTts(TextToSpeech):
 
     async def synthesize(
         self, text: str, *, voice: str | None = None, style: SpeechStyle | None = None
-    ) -> AsyncIterator[AudioFrame]:
-        request = {"type": "speak", "id": uuid.uuid4().hex[:16], "text": text, "voice": voice}
+    ) -> AsyncGenerator[AudioFrame, None]:
+        request_id = uuid.uuid4().hex[:16]
+        request: dict[str, Any] = {"type": "speak", "id": request_id, "text": text, "voice": voice}
         if merged := layered(self.style, style):  # the configured speed under the caller's style
             request["style"] = merged.model_dump(exclude_none=True)
         started = False
@@ -89,7 +91,7 @@ class RemoteTts(TextToSpeech):
             finished = False
             try:
                 await conn.send(json.dumps(request))
-                async for frame in self._receive(conn, request["id"]):
+                async for frame in self._receive(conn, request_id):
                     started = True
                     yield frame
                 finished = True
@@ -111,9 +113,9 @@ class RemoteTts(TextToSpeech):
                 raise ProviderError("tts", f"no audio from the service in {self.endpoint.read_timeout_s:g} s") from exc
             finally:
                 if not finished:  # the listener stopped early (barge-in): stop the service too
-                    self._cancel_in_background(conn, request["id"])
+                    self._cancel_in_background(conn, request_id)
 
-    async def _receive(self, conn: ClientConnection, request_id: str) -> AsyncIterator[AudioFrame]:
+    async def _receive(self, conn: ClientConnection, request_id: str) -> AsyncGenerator[AudioFrame, None]:
         sample_rate = 0
         while True:
             raw = await asyncio.wait_for(conn.recv(), self.endpoint.read_timeout_s)
@@ -152,7 +154,7 @@ class RemoteTts(TextToSpeech):
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _http(self, method: str, path: str, **kwargs) -> dict:
+    async def _http(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         ep = self.endpoint
         timeout = httpx.Timeout(ep.read_timeout_s, connect=ep.connect_timeout_s)
         try:
@@ -162,7 +164,8 @@ class RemoteTts(TextToSpeech):
             raise ServiceUnavailable(f"cannot reach {self.base_url}: {exc}") from exc
         if response.status_code >= 400:
             raise ProviderError("tts", f"{method} {path}: HTTP {response.status_code} {response.text[:200]}")
-        return response.json()
+        body: dict[str, Any] = response.json()
+        return body
 
     async def aclose(self) -> None:
         await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -50,7 +50,7 @@ def layered(*styles: SpeechStyle | None) -> SpeechStyle | None:
     for style in styles:
         if style is not None:
             merged.update(style.model_dump(exclude_none=True))
-    return SpeechStyle(**merged) if merged else None  # type: ignore[arg-type]
+    return SpeechStyle.model_validate(merged) if merged else None
 
 
 def tag_mood(tags: Sequence[str]) -> int:
@@ -75,13 +75,19 @@ def sentence_style(
     mood = tag_mood(tags)
     if mood == 0 or "exaggeration" not in knobs:
         return style  # no expressive tag, or a backend that cannot act one out: the tag is only dropped
-    current = (style and style.exaggeration) or (voice_default and voice_default.exaggeration)
-    base = DEFAULT_EXAGGERATION if current is None else current
+    base = _first_set(style.exaggeration if style else None,
+                      voice_default.exaggeration if voice_default else None, DEFAULT_EXAGGERATION)
     if mood > 0:
         update = {"exaggeration": max(base, min(base + LIVELY_STEP, LIVELY_MAX))}
         if "cfg_weight" in knobs:
-            cfg = (style and style.cfg_weight) or (voice_default and voice_default.cfg_weight) or DEFAULT_CFG_WEIGHT
+            cfg = _first_set(style.cfg_weight if style else None,
+                             voice_default.cfg_weight if voice_default else None, DEFAULT_CFG_WEIGHT)
             update["cfg_weight"] = min(cfg, LIVELY_CFG_WEIGHT)
     else:
         update = {"exaggeration": min(base, max(base - CALM_STEP, CALM_MIN))}
     return (style or SpeechStyle()).model_copy(update=update)
+
+
+def _first_set(*values: float | None) -> float:
+    """The first value that is set (0.0 is a value), from the sentence's style down to the default."""
+    return next(v for v in values if v is not None)

@@ -9,6 +9,10 @@ from __future__ import annotations
 import logging
 import queue
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass(eq=False)
@@ -59,7 +63,9 @@ class T3Decoder:
         self.tok, self.spos, self.pos = (torch.zeros(self.B, dtype=torch.long, device=dev) for _ in range(3))
         self.rows = sorted({r for r in (2, 4, 8, 16, 32) if r < self.B} | {self.B})
         self.buckets = [b for b in (256, 512, 1024) if b < max_len] + [max_len]
-        self.use_graphs, self.graphs = graphs and dev.type == "cuda", {}
+        self.use_graphs = graphs and dev.type == "cuda"
+        # (rows, length bucket) -> the captured step and its output tensor
+        self.graphs: dict[tuple[int, int], tuple[torch.cuda.CUDAGraph, torch.Tensor]] = {}
         self.pool = torch.cuda.graph_pool_handle() if self.use_graphs else None
 
     def _layer(self, i, layer, x, pos, K, V, Lb):
@@ -137,7 +143,9 @@ def graph_estimator(est, torch, max_graphs: int = 128):
     drop the pool id: capturing into a freed pool fails inside capture_begin, which leaves torch's
     default CUDA generator stuck in capture mode for the rest of the process.
     """
-    orig, graphs, st = est.forward, {}, {"pool": torch.cuda.graph_pool_handle(), "ok": True}
+    orig, st = est.forward, {"pool": torch.cuda.graph_pool_handle(), "ok": True}
+    # input shape and dtype -> the graph, its input tensors and its output
+    graphs: dict[tuple[Any, ...], tuple[Any, list[Any], Any]] = {}
 
     def reset():
         graphs.clear()

@@ -19,6 +19,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -32,6 +33,9 @@ HOP = 480  # S3Gen: 50 mel frames/s at 24 kHz, 2 mel frames per speech token
 SOS, EOS, N_SPEECH = 6561, 6562, 6561  # tokens >= 6561 are special; S3Gen only takes < 6561
 LOOKAHEAD = 3  # S3Gen's encoder looks 3 tokens ahead, so a non-final chunk ends 3 tokens early
 
+# What the T3 thread hands the vocoder thread: request, sentence, tokens so far, whether final.
+VocoderJob = tuple[Request, Sentence, int, bool]
+
 
 class ChatterboxEngine:
     def __init__(self, device: str = "cuda", voices_dir: str | Path | None = None, *, max_streams: int = 8,
@@ -44,7 +48,7 @@ class ChatterboxEngine:
         self.fade, self.watermark, self.cuda_graphs = int(SR * fade_ms / 1000), watermark, cuda_graphs
         self.s3gen_precision = s3gen_precision  # "fp32" (upstream), "tf32" or "fp16": see set_s3gen_precision
         self.fixed_tokens: int | None = None  # benchmarks: force exactly this many speech tokens/sentence
-        self.tts = None
+        self.tts: Any = None  # the ChatterboxTTS once loaded (chatterbox carries no type information)
         self._voices: dict = {}
         self._lock = threading.Lock()
         self._threads: list = []
@@ -92,7 +96,8 @@ class ChatterboxEngine:
         self._rng.seed()
         self._fade_in = torch.sin(torch.linspace(0, torch.pi / 2, self.fade)).pow(2).numpy()
         self._slots: list = [None] * S
-        self._inbox, self._vq = queue.Queue(), queue.Queue()
+        self._inbox: queue.Queue[Request | None] = queue.Queue()
+        self._vq: queue.Queue[VocoderJob | None] = queue.Queue()
         sys.setswitchinterval(0.001)  # the T3 thread needs the GIL every ~2 ms step
         for fn in (self._t3_loop, self._vocoder_loop):
             self._threads.append(threading.Thread(target=fn, daemon=True, name=fn.__name__))
@@ -327,7 +332,8 @@ class ChatterboxEngine:
                     pending.append(self._vq.get_nowait())
                 if pending[0] is None:
                     return
-                key, batch = self._job_key(pending[0]), []
+                key = self._job_key(pending[0])
+                batch: list[VocoderJob] = []
                 for job in pending:  # same voice and window shape: one batched S3Gen call
                     if job is not None and self._job_key(job) == key and all(j[1] is not job[1] for j in batch):
                         batch.append(job)

@@ -13,8 +13,13 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import torch
+    from sentencepiece import SentencePieceProcessor
 
 SR, FRAME = 24000, 1920
 FRAME_S = FRAME / SR
@@ -91,7 +96,7 @@ class KyutaiSttEngine:
         self._pending: dict[int, np.ndarray] = {}
         self._results: dict[int, tuple] = {}
         self._step_lock = threading.Lock()
-        self._tokenizer = None
+        self._tokenizer: SentencePieceProcessor | None = None
 
     def load(self, random_weights: bool = False, lm_config: dict | None = None) -> None:
         """lm_config (with random_weights): overrides of STT_1B_LM, e.g. a tiny LM for CPU tests."""
@@ -103,8 +108,9 @@ class KyutaiSttEngine:
             self.mimi = loaders.get_mimi(None, device=self.device, num_codebooks=32)
             for codebook in self.mimi.modules():  # untrained codebooks are all zeros: every input -> code 0
                 if hasattr(codebook, "embedding_sum") and hasattr(codebook, "cluster_usage"):
-                    codebook.embedding_sum.normal_()
-                    codebook._embedding = None
+                    # (torch types a module's attributes as Tensor | Module: this one is a buffer)
+                    cast("torch.Tensor", codebook.embedding_sum).normal_()
+                    codebook._embedding = None  # type: ignore[assignment]  # torch's __setattr__ type omits None
             lm = loaders.get_moshi_lm(None, lm_kwargs={**STT_1B_LM, **(lm_config or {})}, device=self.device,
                                       dtype=torch.bfloat16)
         else:

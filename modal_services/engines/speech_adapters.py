@@ -8,7 +8,7 @@ must not hold up the event loop or the others.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import aclosing, suppress
 
@@ -156,7 +156,7 @@ class ChatterboxSpeech(TextToSpeech):
 
     async def synthesize(
         self, text: str, *, voice: str | None = None, style: SpeechStyle | None = None
-    ) -> AsyncIterator[AudioFrame]:
+    ) -> AsyncGenerator[AudioFrame, None]:
         preset = self.presets.get(voice or self.default_voice or "")
         style = layered(preset.style if preset else None, style)  # the request's values over the preset's
         options = style.model_dump(exclude_none=True) if style else {}

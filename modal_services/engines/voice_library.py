@@ -46,10 +46,11 @@ class VoiceLibrary:
 
     def _file(self, name: str) -> Path | None:
         """Where voice `name` lives; None for a name that could leave the directory."""
-        parts = name.split(NAMESPACE_SEPARATOR) if self.directory and name else []
-        if not 1 <= len(parts) <= 2 or not all(VOICE_NAME.match(part) for part in parts):
+        directory = self.directory
+        parts = name.split(NAMESPACE_SEPARATOR) if directory and name else []
+        if directory is None or not 1 <= len(parts) <= 2 or not all(VOICE_NAME.match(part) for part in parts):
             return None
-        return self.directory.joinpath(*parts[:-1], f"{parts[-1]}.wav")
+        return directory.joinpath(*parts[:-1], f"{parts[-1]}.wav")
 
     def path(self, name: str) -> Path:
         path = self._file(name)

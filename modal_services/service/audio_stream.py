@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
 
 from agent_core.audio.frames import AudioFrame
 from agent_core.audio.resample import StreamResampler
 
 
-async def pcm_stream(frames: AsyncIterator[AudioFrame], rate: int | None) -> AsyncIterator[AudioFrame]:
+async def pcm_stream(frames: AsyncGenerator[AudioFrame, None], rate: int | None) -> AsyncGenerator[AudioFrame, None]:
     """The engine's frames at `rate` (None: the engine's own), skipping empty ones."""
     resampler: StreamResampler | None = None
-    async with aclosing(frames):  # type: ignore[type-var]
+    async with aclosing(frames):
         async for frame in frames:
             if rate and frame.sample_rate != rate:
                 resampler = resampler or StreamResampler(frame.sample_rate, rate)

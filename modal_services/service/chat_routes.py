@@ -11,7 +11,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from typing import Any
 
@@ -57,8 +57,8 @@ def chat_router(llm: LanguageModel, auth: ServiceAuth, model_name: str) -> APIRo
     return router
 
 
-async def _sse(first: dict[str, Any] | None, chunks: AsyncIterator[dict[str, Any]]) -> AsyncIterator[str]:
-    async with aclosing(chunks):  # type: ignore[type-var]
+async def _sse(first: dict[str, Any] | None, chunks: AsyncGenerator[dict[str, Any], None]) -> AsyncGenerator[str, None]:
+    async with aclosing(chunks):
         if first is not None:
             yield f"data: {json.dumps(first)}\n\n"
         async for chunk in chunks:
@@ -66,7 +66,7 @@ async def _sse(first: dict[str, Any] | None, chunks: AsyncIterator[dict[str, Any
     yield "data: [DONE]\n\n"
 
 
-async def _collect(first: dict[str, Any] | None, chunks: AsyncIterator[dict[str, Any]], model: str) -> dict[str, Any]:
+async def _collect(first: dict[str, Any] | None, chunks: AsyncGenerator[dict[str, Any], None], model: str) -> dict[str, Any]:
     text: list[str] = []
     finish = "stop"
 
@@ -78,7 +78,7 @@ async def _collect(first: dict[str, Any] | None, chunks: AsyncIterator[dict[str,
 
     if first is not None:
         read(first)
-    async with aclosing(chunks):  # type: ignore[type-var]
+    async with aclosing(chunks):
         async for chunk in chunks:
             read(chunk)
     return {

@@ -13,7 +13,7 @@ import asyncio
 import base64
 import json
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
 from typing import Literal
 
@@ -118,29 +118,29 @@ def speech_router(tts: TextToSpeech, auth: ServiceAuth, aliases: VoiceAliases) -
 
 async def _spoken(
     tts: TextToSpeech, pieces: list[tuple[str, SpeechStyle | None]], voice: str | None
-) -> AsyncIterator[AudioFrame]:
+) -> AsyncGenerator[AudioFrame, None]:
     for text, style in pieces:
-        async with aclosing(tts.synthesize(text, voice=voice, style=style)) as frames:  # type: ignore[type-var]
+        async with aclosing(tts.synthesize(text, voice=voice, style=style)) as frames:
             async for frame in frames:
                 yield frame
 
 
-async def _first_frame(frames: AsyncIterator[AudioFrame]) -> AudioFrame:
+async def _first_frame(frames: AsyncGenerator[AudioFrame, None]) -> AudioFrame:
     """The first chunk decides the status: the caller's mistakes are 4xx, an engine fault a 502."""
     try:
         return await anext(frames)
     except StopAsyncIteration:
         raise HTTPException(502, "the engine produced no audio") from None
     except (UnknownVoiceError, UnsupportedStyleError) as exc:  # the message names what is allowed
-        await frames.aclose()  # type: ignore[attr-defined]
+        await frames.aclose()
         raise HTTPException(400, str(exc)) from exc
     except Exception as exc:
-        await frames.aclose()  # type: ignore[attr-defined]
+        await frames.aclose()
         log.exception("speech synthesis failed")
         raise HTTPException(502, f"synthesis failed: {exc}") from exc
 
 
-async def _encoded(first: AudioFrame, frames: AsyncIterator[AudioFrame], fmt: str) -> AsyncIterator[bytes]:
+async def _encoded(first: AudioFrame, frames: AsyncGenerator[AudioFrame, None], fmt: str) -> AsyncGenerator[bytes, None]:
     encoder = AudioEncoder(fmt, SPEECH_RATE)
     compressed = fmt not in ("wav", "pcm")  # pcm and wav are byte copies: no thread needed
 
@@ -148,7 +148,7 @@ async def _encoded(first: AudioFrame, frames: AsyncIterator[AudioFrame], fmt: st
         return await asyncio.to_thread(encoder.encode, pcm) if compressed else encoder.encode(pcm)
 
     try:
-        async with aclosing(frames):  # type: ignore[type-var]
+        async with aclosing(frames):
             yield await encode(first.pcm)
             async for frame in frames:
                 if chunk := await encode(frame.pcm):
@@ -159,7 +159,7 @@ async def _encoded(first: AudioFrame, frames: AsyncIterator[AudioFrame], fmt: st
         encoder.close()  # a client that leaves mid-stream leaves no codec open
 
 
-async def _sse(first: AudioFrame, frames: AsyncIterator[AudioFrame], fmt: str) -> AsyncIterator[str]:
+async def _sse(first: AudioFrame, frames: AsyncGenerator[AudioFrame, None], fmt: str) -> AsyncGenerator[str, None]:
     def event(body: dict[str, object]) -> str:
         return f"data: {json.dumps(body)}\n\n"
 

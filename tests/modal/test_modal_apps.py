@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from modal_services.deploy_settings import DeploySettings, SttClass, forwarded_env
+from agent_core.deploy_settings import DeploySettings, SttClass, forwarded_env
 from modal_services.llm import vllm_command
 from tests.modal.modalkit import declared, fresh_modal_app
 

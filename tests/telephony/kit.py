@@ -19,13 +19,12 @@ from twilio.http.response import Response
 
 from agent_core.providers import Providers
 from agent_core.session import SessionSettings
-from agent_core.settings import RecordingSettings, Settings
+from agent_core.settings import RecordingSettings, Settings, TwilioSettings
 from agent_core.storage import Database
 from agent_core.testing import ScriptedLlm, ScriptedStt, ScriptedTts
 from agent_core.turns import EndOfTurnSignals, TurnSettings
 from parley.local_server import free_port, running_server
 from parley.server import create_app
-from telephony.config import TwilioSettings
 from telephony.phone import Phone
 from telephony.rest import TwilioRest
 from telephony.simulator import TwilioSimulator
@@ -108,17 +107,17 @@ async def phone_line(
         # Silence alone by default: scripted audio then ends turns at a known point.
         session=SessionSettings(turn=TurnSettings(min_speech_ms=96, end_of_turn_silence_ms=end_of_turn_silence_ms,
                                                   end_of_turn_signals=end_of_turn_signals)),
-    )
-    twilio = TwilioSettings(
-        account_sid=ACCOUNT_SID,
-        auth_token=SecretStr(auth_token),
-        validate_signatures=validate_signatures,
-        transfer_to=transfer_to,
-        stream_token_ttl_s=token_ttl_s,
+        twilio=TwilioSettings(
+            account_sid=ACCOUNT_SID,
+            auth_token=SecretStr(auth_token),
+            validate_signatures=validate_signatures,
+            transfer_to=transfer_to,
+            stream_token_ttl_s=token_ttl_s,
+        ),
     )
     http = FakeTwilioHttp()
     db = Database.for_data_dir(tmp_path, database_url)
-    app = create_app(settings, providers, twilio=twilio, db=db, rest=TwilioRest(ACCOUNT_SID, auth_token, http_client=http),
+    app = create_app(settings, providers, db=db, rest=TwilioRest(ACCOUNT_SID, auth_token, http_client=http),
                      dispatch_jobs=dispatch_jobs)
     async with running_server(app, port=port) as url:
         yield Line(url, app.state.phone, db, http, auth_token, admin_token, stt, llm, tts, app=app)

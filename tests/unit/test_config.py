@@ -90,10 +90,66 @@ def test_every_secret_setting_is_known_to_the_log_scrubber(monkeypatch):
     monkeypatch.setenv("PARLEY_SERVICES__MODAL_SECRET", "modal-secret")
     monkeypatch.setenv("PARLEY_LLM__API_KEY", "llm-key")
     monkeypatch.setenv("PARLEY_ADMIN_TOKEN", "admin-secret")
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", "twilio-secret")
+    monkeypatch.setenv("MODAL_TOKEN_SECRET", "modal-client-secret")
+    monkeypatch.setenv("PARLEY_JOBS__WEBHOOK_SECRET", "webhook-secret")
     monkeypatch.setenv("PARLEY_RECORDING__S3_ACCESS_KEY_ID", "s3-key-id")
     monkeypatch.setenv("PARLEY_RECORDING__S3_SECRET_ACCESS_KEY", "s3-secret")
     assert set(secret_values(Settings())) == {"discord-secret", "modal-secret", "llm-key", "admin-secret",
+                                              "twilio-secret", "modal-client-secret", "webhook-secret",
                                               "s3-key-id", "s3-secret"}
+
+
+def test_twilio_discord_and_deploy_are_sections_of_the_one_tree_under_their_documented_names(monkeypatch):
+    monkeypatch.setenv("TWILIO_ACCOUNT_SID", "AC123")
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", "twilio-secret")
+    monkeypatch.setenv("TWILIO_PHONE_NUMBER", "+15550001111")
+    monkeypatch.setenv("PARLEY_TWILIO_VALIDATE_SIGNATURES", "false")
+    monkeypatch.setenv("PARLEY_TWILIO_TRANSFER_TO", "+15550002222")
+    monkeypatch.setenv("PARLEY_TWILIO_STREAM_TOKEN_TTL_S", "30")
+    monkeypatch.setenv("DISCORD_TOKEN", " discord-token\n")  # pasted with its newline
+    monkeypatch.setenv("PARLEY_MODAL_APP_NAME", "parley-staging")
+    monkeypatch.setenv("PARLEY_MODAL_STT__MIN_CONTAINERS", "1")
+    settings = Settings()
+    twilio = settings.twilio
+    assert (twilio.account_sid, twilio.phone_number, twilio.transfer_to) == ("AC123", "+15550001111", "+15550002222")
+    assert twilio.auth_token.get_secret_value() == "twilio-secret"
+    assert twilio.validate_signatures is False and twilio.stream_token_ttl_s == 30
+    assert settings.discord.bot_token == "discord-token"
+    assert settings.deploy.app_name == "parley-staging" and settings.deploy.stt.min_containers == 1
+    # The nested form of the tree works too, and a section given in code keeps the rest of its names.
+    monkeypatch.setenv("PARLEY_TWILIO__TRANSFER_TO", "+15550003333")
+    assert Settings().twilio.transfer_to == "+15550003333"
+    assert Settings().twilio.auth_token.get_secret_value() == "twilio-secret"
+
+
+def test_an_invalid_setting_names_where_it_came_from(monkeypatch):
+    from pydantic import ValidationError
+
+    from agent_core.settings import invalid_settings_message
+
+    monkeypatch.setenv("PARLEY_MODAL_STT__TARGET_INPUTS", "99")  # above max_inputs
+    with pytest.raises(ValidationError) as raised:
+        Settings()
+    assert invalid_settings_message(raised.value).startswith("a PARLEY_MODAL_* setting is invalid")
+    monkeypatch.delenv("PARLEY_MODAL_STT__TARGET_INPUTS")
+    monkeypatch.setenv("PARLEY_PORT", "eighty")
+    with pytest.raises(ValidationError) as raised:
+        Settings()
+    assert invalid_settings_message(raised.value).startswith("a PARLEY_* setting is invalid")
+
+
+def test_the_deploy_section_imports_nothing_the_modal_images_lack():
+    """The GPU images import agent_core.deploy_settings with pydantic-settings only: no numpy, no audio."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = "import sys, agent_core.deploy_settings; print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))"
+    loaded = set(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                                cwd=Path(__file__).resolve().parents[2]).stdout.split())
+    assert "agent_core" in loaded and "pydantic_settings" in loaded
+    assert not loaded & {"numpy", "soxr", "fastapi", "onnxruntime"}
 
 
 def test_a_persona_tunes_turn_taking_and_a_typo_is_refused(tmp_path):

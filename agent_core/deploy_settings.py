@@ -1,9 +1,12 @@
-"""What `parley deploy` asks Modal for: names, GPUs, scaling and concurrency per class.
+"""The `deploy` section of the settings (`Settings.deploy`): what `parley deploy` asks Modal for:
+names, GPUs, scaling and concurrency per class.
 
-Read at deploy time from `PARLEY_MODAL_*` env vars (nested with `__`), e.g.
-`PARLEY_MODAL_STT__MIN_CONTAINERS=1`, `PARLEY_MODAL_LLM__GPU=H100`. The same variables are forwarded
-into every container (`forwarded_env`), so code that reads these settings there (engine batch size,
-snapshot phase) sees the values the deployment was made with.
+Read from `PARLEY_MODAL_*` env vars (nested with `__`), e.g. `PARLEY_MODAL_STT__MIN_CONTAINERS=1`,
+`PARLEY_MODAL_LLM__GPU=H100`. The same variables are forwarded into every container
+(`forwarded_env`), so code that reads these settings there (engine batch size, snapshot phase) sees
+the values the deployment was made with. The Modal app definitions build this section on its own
+(`DeploySettings()`): this module needs only pydantic-settings, which every Modal image carries,
+where the rest of the settings tree would import the agent core's audio stack.
 
 Each class scales on its own. The defaults aim at a small deployment that costs nothing while idle
 (`min_containers=0`); keep one container warm (`min_containers=1`) where a cold start would be heard.
@@ -15,7 +18,7 @@ from __future__ import annotations
 import os
 from typing import Any, Literal
 
-from pydantic import BaseModel, model_validator
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from agent_core.tts.styles import VoicePreset
@@ -160,7 +163,9 @@ class PostCallFunction(BaseModel):
 
 
 class DeploySettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="ignore", populate_by_name=True
+    )
 
     app_name: str = "parley"
     # Model weights (Hugging Face cache layout) filled once by `download_weights`.
@@ -180,6 +185,11 @@ class DeploySettings(BaseSettings):
     llm: LlmClass = LlmClass()
     orchestrator: OrchestratorClass = OrchestratorClass()
     postcall: PostCallFunction = PostCallFunction()
+    # Modal's own client token, under Modal's name: the Modal CLI that `parley deploy` runs reads it,
+    # Parley never does. Here so that logs redact it like every other secret setting.
+    modal_token_secret: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("MODAL_TOKEN_SECRET", "modal_token_secret")
+    )
 
     def options(self, service: ClassSettings) -> dict[str, Any]:
         """`@app.cls` keyword arguments for one class, with the app-wide region."""
