@@ -21,7 +21,7 @@ from agent_core.channel import Channel
 from agent_core.persona import Persona, PersonaError, load_persona
 from agent_core.providers import Providers
 from agent_core.recorder import ConversationRecorder, ConversationStart, EventSource
-from agent_core.recording import ConversationRecording
+from agent_core.recording import ConversationRecording, Recording
 from agent_core.session import Session
 from agent_core.session_settings import SessionSettings
 from agent_core.settings import Settings
@@ -59,7 +59,7 @@ class Conversation:
     start: ConversationStart
     persona: Persona
     recorder: ConversationRecorder | None  # None: the process keeps no records (no database)
-    recording: ConversationRecording | None
+    recording: Recording | None
     session: Session | None  # None for a channel whose client drives the turns (Realtime)
     closed: bool = False
 
@@ -138,7 +138,7 @@ class Conversations:
             updates["allow_interruptions"] = overrides.allow_interruptions
         return settings.model_copy(update=updates) if updates else settings
 
-    def _records_audio(self, channel: str, persona: Persona, overrides: Overrides) -> bool:
+    def records_audio(self, channel: str, persona: Persona, overrides: Overrides = Overrides()) -> bool:
         """The number's or guild's setting, else the persona's, else the channel's default."""
         for choice in (overrides.record, persona.record):
             if choice is not None:
@@ -174,23 +174,22 @@ class Conversations:
             raise
         telemetry.watch_session(session, start.channel)
         recording = None
-        if self._records_audio(start.channel, persona, overrides):
+        if self.records_audio(start.channel, persona, overrides):
             recording = ConversationRecording(channel.output_sample_rate)
             session.add_audio_tap(recording)
         return self._track(start, persona, session, session, recording)
 
-    def open_client_driven(self, start: ConversationStart, persona: Persona, events: EventSource) -> Conversation | None:
+    def open_client_driven(self, start: ConversationStart, persona: Persona, events: EventSource,
+                           recording: Recording | None = None) -> Conversation | None:
         """A conversation whose client drives the turns (the Realtime API): admitted and recorded,
-        its turns taken from the session events it reports; None when the process is busy."""
+        its turns taken from the session events it reports, its audio from `recording` (made by
+        the adapter where `records_audio` says so); None when the process is busy."""
         if not self.admission.admit(place_of(start), start.channel):
             return None
-        if persona.record:
-            log.warning("persona %s asks for recordings: a %s conversation keeps its words only, not its audio",
-                        persona.name, start.channel)
-        return self._track(start, persona, events, None, None)
+        return self._track(start, persona, events, None, recording)
 
     def _track(self, start: ConversationStart, persona: Persona, events: EventSource, session: Session | None,
-               recording: ConversationRecording | None) -> Conversation:
+               recording: Recording | None) -> Conversation:
         start = replace(start, persona=persona.name)
         recorder = ConversationRecorder(self.records, start, events) if self.records is not None else None
         conversation = Conversation(place_of(start), start, persona, recorder, recording, session)
@@ -233,7 +232,7 @@ class Conversations:
         except Exception:  # the jobs stay queued for any worker: nothing is lost
             log.exception("conversation %s: could not start its post-call jobs", recorder.start.external_id)
 
-    async def _keep_recording(self, recorder: ConversationRecorder, recording: ConversationRecording) -> None:
+    async def _keep_recording(self, recorder: ConversationRecorder, recording: Recording) -> None:
         start = recorder.start
         try:
             key = await self.recordings.save(start.channel, start.external_id, await asyncio.to_thread(recording.to_wav))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import wave
+from typing import Protocol
 
 import numpy as np
 
@@ -22,6 +23,37 @@ from agent_core.playback import PlaybackChunk
 # Past this a recording stops growing (about 230 MB of memory at 8 kHz): a stuck call must
 # not take the process's memory with it.
 MAX_RECORDING_S = 4 * 3600
+
+
+class Recording(Protocol):
+    """What is kept of a conversation's audio once it is over."""
+
+    truncated: bool  # it reached MAX_RECORDING_S and stopped growing
+
+    @property
+    def duration_s(self) -> float: ...
+
+    def to_wav(self) -> bytes:
+        """A stereo 16-bit WAV: left the user, right the agent as the user heard it."""
+        ...
+
+
+def stereo_wav(sample_rate: int, user: bytes, agent: list[tuple[int, bytes]]) -> bytes:
+    """The user's PCM on the left, the agent's pieces (start sample, PCM) on the right."""
+    user_samples = len(user) // 2
+    length = max([user_samples, *(start + len(pcm) // 2 for start, pcm in agent)])
+    stereo = np.zeros((length, 2), dtype="<i2")
+    stereo[:user_samples, 0] = np.frombuffer(user, dtype="<i2")
+    for start, pcm in agent:
+        samples = np.frombuffer(pcm, dtype="<i2")
+        stereo[start : start + len(samples), 1] = samples
+    out = io.BytesIO()
+    with wave.open(out, "wb") as wav:
+        wav.setnchannels(2)
+        wav.setsampwidth(2)
+        wav.setframerate(sample_rate)
+        wav.writeframes(stereo.tobytes())
+    return out.getvalue()
 
 
 class ConversationRecording:
@@ -61,16 +93,4 @@ class ConversationRecording:
         return max(self.caller_samples, self._agent_end) / self.sample_rate
 
     def to_wav(self) -> bytes:
-        length = max(self.caller_samples, self._agent_end)
-        stereo = np.zeros((length, 2), dtype="<i2")
-        stereo[: self.caller_samples, 0] = np.frombuffer(bytes(self._caller), dtype="<i2")
-        for start, pcm in self._agent:
-            samples = np.frombuffer(pcm, dtype="<i2")
-            stereo[start : start + len(samples), 1] = samples
-        out = io.BytesIO()
-        with wave.open(out, "wb") as wav:
-            wav.setnchannels(2)
-            wav.setsampwidth(2)
-            wav.setframerate(self.sample_rate)
-            wav.writeframes(stereo.tobytes())
-        return out.getvalue()
+        return stereo_wav(self.sample_rate, bytes(self._caller), self._agent)

@@ -94,9 +94,10 @@ class RecordingSettings(BaseModel):
     # a call may need the caller's consent where you operate: say so in the greeting, or turn it off
     # here, per number (number setting `record`), or per persona (`record = false`).
     phone: bool = True
-    # Discord conversations keep their words (the record) but not their audio unless turned on
-    # here or per persona (`record = true`). Browser sessions keep their words only.
+    # Discord conversations and browser (Realtime) sessions keep their words (the record) but not
+    # their audio unless turned on here or per persona (`record = true`).
     discord: bool = False
+    web: bool = False
     # Where recordings go, as a URL: unset, the local `directory` (default: data_dir/recordings; on
     # Modal, the mounted Volume); `s3://bucket/prefix`, an S3-compatible bucket (boto3, the
     # `parley[s3]` extra); `file:///absolute/path`, a local directory. Other schemes stop the start.
@@ -113,7 +114,7 @@ class RecordingSettings(BaseModel):
 
     def for_channel(self, channel: str) -> bool:
         """Whether a channel's conversations are recorded by default."""
-        return {"phone": self.phone, "discord": self.discord}.get(channel, False)
+        return {"phone": self.phone, "discord": self.discord, "web": self.web}.get(channel, False)
 
     @field_validator("store")
     @classmethod

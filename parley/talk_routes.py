@@ -63,9 +63,10 @@ async def realtime(websocket: WebSocket) -> None:
     persona = await conversations.persona()
     model = websocket.query_params.get("model") or "parley"
     connection = realtime_connection(websocket, providers=app.state.providers, persona=persona,
-                                     session=settings.session, model=model)
+                                     session=settings.session, model=model,
+                                     record_audio=conversations.records_audio(WEB, persona))
     start = ConversationStart(channel=WEB, external_id=connection.session_id, meta={"model": model})
-    conversation = conversations.open_client_driven(start, persona, connection)
+    conversation = conversations.open_client_driven(start, persona, connection, connection.recording)
     if conversation is None:
         await refuse_busy(websocket)
         return

@@ -31,7 +31,7 @@ from realtime.conversation import Conversation, Item
 from realtime.input_audio import InputBuffer, SpeechStarted, SpeechStopped
 from realtime.items import parse_item, transcribe_item_audio
 from realtime.protocol import BETA_SERVER_NAMES, BETA_SILENT, CLIENT_ALIASES, ProtocolError, error_event, new_id
-from realtime.record import record_events
+from realtime.record import RealtimeRecording, record_events
 from realtime.responder import DEFAULT_TIMEOUTS, LlmTimeouts, Response, ResponsePlan
 from realtime.session_config import (
     SessionConfig,
@@ -49,8 +49,10 @@ MAX_APPEND_MS = 10_000  # per append: more is a client bug, and VAD over it woul
 class RealtimeConnection:
     def __init__(self, websocket: WebSocket, *, stt: SpeechToText, llm: LanguageModel, tts: TextToSpeech,
                  config: SessionConfig, turn: TurnSettings, model: str, beta: bool = False,
-                 language: str | None = None, timeouts: LlmTimeouts = DEFAULT_TIMEOUTS) -> None:
+                 language: str | None = None, timeouts: LlmTimeouts = DEFAULT_TIMEOUTS,
+                 recording: RealtimeRecording | None = None) -> None:
         self.ws = websocket
+        self.recording = recording
         self.session_id = new_id("sess")
         self.model = model
         self.config = config
@@ -100,6 +102,8 @@ class RealtimeConnection:
                 await task
         for stream in self.input.clear():
             await stream.aclose()
+        if self.recording is not None:
+            self.recording.finish(self.conversation)
         for record_event in record_events(self.conversation):
             for listener in self._listeners:
                 listener(record_event)
@@ -186,7 +190,10 @@ class RealtimeConnection:
             raise ProtocolError("invalid_audio", f"at most {MAX_APPEND_MS} ms of audio per append", param="audio")
         if not payload:
             return
-        for signal in self.input.append(audio_format.decode(payload)):
+        frame = audio_format.decode(payload)
+        if self.recording is not None:
+            self.recording.user_audio(frame)
+        for signal in self.input.append(frame):
             if isinstance(signal, SpeechStarted):
                 await self._speech_started(signal)
             else:
@@ -220,6 +227,8 @@ class RealtimeConnection:
     async def _clear(self, event: dict[str, Any]) -> None:
         for stream in self.input.clear():
             await stream.aclose()
+        if self.recording is not None:
+            self.recording.finish(self.conversation)
         for record_event in record_events(self.conversation):
             for listener in self._listeners:
                 listener(record_event)
@@ -321,7 +330,8 @@ class RealtimeConnection:
         A turn the STT found no words in (noise, a cough, a failed transcription) gets no reply."""
         previous = self._response_task
         response = Response(plan, llm=self._llm, tts=self._tts, conversation=self.conversation, send=self.send,
-                            language=self._language, timeouts=self._timeouts)
+                            language=self._language, timeouts=self._timeouts,
+                            on_audio=self.recording.agent_audio if self.recording is not None else None)
 
         async def run() -> None:
             if previous is not None:  # replies never overlap: a turn waits for the one before it

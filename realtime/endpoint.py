@@ -13,6 +13,7 @@ from agent_core.providers import Providers
 from agent_core.session_settings import SessionSettings
 from realtime.connection import RealtimeConnection
 from realtime.protocol import ProtocolError, error_event, new_id, wants_beta
+from realtime.record import RealtimeRecording
 from realtime.responder import LlmTimeouts
 from realtime.session_config import SessionConfig, TurnDetection
 
@@ -39,11 +40,12 @@ async def refuse_busy(websocket: WebSocket) -> None:
 
 
 def realtime_connection(websocket: WebSocket, *, providers: Providers, persona: Persona,
-                        session: SessionSettings, model: str) -> RealtimeConnection:
+                        session: SessionSettings, model: str, record_audio: bool = False) -> RealtimeConnection:
     """The connection for a socket not yet accepted: `await connection.serve()` holds it."""
     return RealtimeConnection(
         websocket, stt=providers.stt, llm=providers.llm, tts=providers.tts,
         config=starting_config(persona, session, providers.stt.name), turn=session.turn, model=model,
         beta=wants_beta(websocket.headers), language=persona.language,
         timeouts=LlmTimeouts(first_token_s=session.llm_first_token_timeout_s, token_gap_s=session.llm_token_gap_timeout_s),
+        recording=RealtimeRecording() if record_audio else None,
     )

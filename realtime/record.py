@@ -1,4 +1,4 @@
-"""A Realtime conversation as the record's session events, once the connection is over.
+"""A Realtime conversation's record: its session events and its audio, once the connection is over.
 
 The client drives a Realtime conversation: it may truncate a reply to what its listener heard, or
 delete items, after the response is done. So its record is written from the items as they stand
@@ -12,10 +12,14 @@ import time
 from collections.abc import Iterator
 
 from agent_core import events as ev
+from agent_core.audio.frames import AudioFrame
+from agent_core.audio.resample import resample
 from agent_core.metrics import TurnLatency
+from agent_core.recording import MAX_RECORDING_S, stereo_wav
 from realtime.conversation import Conversation, part_text
 
 USER = "user"
+RECORDING_RATE = 24000  # the Realtime API's own pcm rate
 # The response latencies the record keeps, by TurnLatency's names.
 _LATENCIES = ("llm_first_token", "tts_first_audio", "voice_to_voice")
 
@@ -40,3 +44,59 @@ def record_events(conversation: Conversation) -> Iterator[ev.SessionEvent]:
         elif wire["type"] == "function_call":
             yield ev.ToolInvoked(t=now, turn=turn, name=str(wire.get("name")), arguments=str(wire.get("arguments")),
                                  result=outputs.get(wire.get("call_id"), ""))
+
+
+class RealtimeRecording:
+    """A Realtime session's audio (agent_core.recording.Recording): the user's input audio as it
+    arrived (the talk page streams its microphone in real time, so it is the session's clock), and
+    each spoken reply from where that clock stood at its first audio, cut to what the listener
+    heard (`conversation.item.truncate`) once the session is over."""
+
+    def __init__(self, sample_rate: int = RECORDING_RATE, *, max_seconds: float = MAX_RECORDING_S) -> None:
+        self.sample_rate = sample_rate
+        self._max_samples = int(max_seconds * sample_rate)
+        self._user = bytearray()
+        self._replies: dict[str, tuple[int, bytearray]] = {}  # item id -> (start sample, PCM sent)
+        self._agent: list[tuple[int, bytes]] = []
+        self.truncated = False
+
+    @property
+    def _user_samples(self) -> int:
+        return len(self._user) // 2
+
+    def user_audio(self, frame: AudioFrame) -> None:
+        room = (self._max_samples - self._user_samples) * 2
+        pcm = resample(frame, self.sample_rate).pcm
+        if room < len(pcm):
+            self.truncated = True
+        self._user += pcm[: max(0, room)]
+
+    def agent_audio(self, item_id: str, frame: AudioFrame) -> None:
+        start, pcm = self._replies.setdefault(item_id, (self._user_samples, bytearray()))
+        if start + (len(pcm) + len(frame.pcm)) // 2 > self._max_samples:
+            self.truncated = True
+            return
+        pcm += resample(frame, self.sample_rate).pcm
+
+    def finish(self, conversation: Conversation) -> None:
+        """Place each reply as heard: from its start, never over the one before, cut where truncated."""
+        end = 0
+        for item in conversation.items:
+            sent = self._replies.get(item.id)
+            if sent is None:
+                continue
+            start, pcm = sent
+            produced = sum(s.produced_samples for s in item.sentences)
+            heard = sum(s.played_samples for s in item.sentences)
+            keep = len(pcm) // 2 if not produced else len(pcm) // 2 * heard // produced
+            start = max(start, end)
+            self._agent.append((start, bytes(pcm[: keep * 2])))
+            end = start + keep
+
+    @property
+    def duration_s(self) -> float:
+        ends = [start + len(pcm) // 2 for start, pcm in self._agent]
+        return max([self._user_samples, *ends]) / self.sample_rate
+
+    def to_wav(self) -> bytes:
+        return stereo_wav(self.sample_rate, bytes(self._user), self._agent)

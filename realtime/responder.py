@@ -17,6 +17,7 @@ from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
 
+from agent_core.audio.frames import AudioFrame
 from agent_core.llm.base import LanguageModel, Message, TextDelta, ToolCall
 from agent_core.playback import Segment
 from agent_core.text import SentenceSplitter, speakable
@@ -90,8 +91,10 @@ def _chat_tool_choice(choice: Any) -> Any:
 
 class Response:
     def __init__(self, plan: ResponsePlan, *, llm: LanguageModel, tts: TextToSpeech, conversation: Conversation,
-                 send: Send, language: str | None = None, timeouts: LlmTimeouts = DEFAULT_TIMEOUTS) -> None:
+                 send: Send, language: str | None = None, timeouts: LlmTimeouts = DEFAULT_TIMEOUTS,
+                 on_audio: Callable[[str, AudioFrame], None] | None = None) -> None:
         self.id = new_id("resp")
+        self._on_audio = on_audio  # (item id, the TTS's frame): the session's recording, if kept
         self._timeouts = timeouts
         self.plan = plan
         self._llm, self._tts, self._conversation, self._send = llm, tts, conversation, send
@@ -270,6 +273,8 @@ class Response:
                                        self._tts.describe_voice(self.plan.voice).style if self.plan.voice else None)
                 async with aclosing(self._tts.synthesize(words, voice=self.plan.voice, style=style)) as frames:
                     async for frame in frames:
+                        if self._on_audio is not None:
+                            self._on_audio(item.id, frame)
                         await self._audio_delta(item, segment, encoder.encode(frame))
             except UnknownVoiceError as error:
                 raise ProtocolError("invalid_voice", str(error), param="session.audio.output.voice") from error

@@ -10,7 +10,7 @@ from pydantic import SecretStr
 
 from agent_core.providers import Providers
 from agent_core.session import SessionSettings
-from agent_core.settings import Settings
+from agent_core.settings import RecordingSettings, Settings
 from agent_core.storage import Database
 from agent_core.turns import TurnSettings
 from parley.local_server import free_port, running_server
@@ -24,6 +24,7 @@ async def talk_server(
     end_of_turn_silence_ms: int = 320,
     max_conversations: int = 100,  # instant scripted providers: capacity is not what is under test
     admin_token: str | None = None,
+    record_audio: bool = False,
 ) -> AsyncIterator[str]:
     port = free_port()
     write_persona(tmp_path / "personas")
@@ -35,6 +36,7 @@ async def talk_server(
         public_url="https://talk.example" if public else None,
         talk_token=SecretStr(talk_token) if talk_token else None,
         admin_token=SecretStr(admin_token) if admin_token else None,
+        recording=RecordingSettings(web=record_audio),
         session=SessionSettings(turn=TurnSettings(end_of_turn_signals="silence", min_speech_ms=96,
                                                   end_of_turn_silence_ms=end_of_turn_silence_ms)),
     )

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import io
 import json
+import wave
 import warnings
 
 import httpx
@@ -44,7 +46,8 @@ def voice_to_voice_count(metrics: str) -> float:
 
 async def test_a_browser_session_is_recorded_with_what_its_listener_heard(tmp_path, jfk_opening):
     """Written when the socket closes: the client may cut the last reply short until then."""
-    async with talk_server(tmp_path, providers(tts=ScriptedTts(seconds_per_word=0.25)), admin_token="admin") as url:
+    async with talk_server(tmp_path, providers(tts=ScriptedTts(seconds_per_word=0.25)), admin_token="admin",
+                           record_audio=True) as url:
         async with sdk_connection(url) as connection:
             log = EventLog(connection)
             await speak(connection, jfk_opening)
@@ -60,7 +63,16 @@ async def test_a_browser_session_is_recorded_with_what_its_listener_heard(tmp_pa
                     await asyncio.sleep(0.05)
             [listed] = page["conversations"]
             record = (await http.get(f"/api/conversations/{listed['id']}")).json()
+            wav = (await http.get(f"/api/conversations/{listed['id']}/recording")).content
     assert record["channel"] == "web" and record["persona"] == "quiet" and record["meta"]["model"] == "gpt-realtime"
+    # The recording: what the user sent on the left, the reply on the right as far as it was heard.
+    with wave.open(io.BytesIO(wav)) as recording:
+        assert (recording.getnchannels(), recording.getframerate()) == (2, 24000)
+        stereo = np.frombuffer(recording.readframes(recording.getnframes()), dtype="<i2").reshape(-1, 2)
+    assert len(stereo) / 24000 == pytest.approx(jfk_opening.duration_s + 1.0, abs=0.1)  # speech + 1 s of silence
+    assert np.count_nonzero(stereo[:, 1]) / 24000 == pytest.approx(0.6, abs=0.02)  # heard: 0.6 s of the answer
+    assert record["meta"]["recording"]["seconds"] == pytest.approx(len(stereo) / 24000, abs=0.01)
+    assert sorted(job["kind"] for job in record["jobs"]) == ["summary", "transcript"]
     user, answer = record["turns"]
     assert (user["role"], user["text"]) == ("user", "What is the capital of France?")
     assert answer["role"] == "assistant" and answer["interrupted"] and answer["text"] == "The capital"
