@@ -20,37 +20,12 @@ from agent_core.persona import Persona
 from agent_core.providers import Providers
 from agent_core.session import Session
 from agent_core.session_settings import SessionSettings
+from agent_core.testing import LocalChannel
 from agent_core.vad import SileroVad
 
 DEFAULT_QUESTION = "What is the capital of France?"
 FRAME_S = 0.02
 CALLER_RATE = 16000
-
-
-class LocalChannel:
-    """An in-process channel: plays at `speed` x real time (0 = at once), keeps what it played."""
-
-    output_sample_rate = 16000
-
-    def __init__(self, speed: float = 0.0) -> None:
-        self.speed = speed
-        self.played: list[tuple[int, AudioFrame]] = []  # (turn, frame)
-        self.flushes = 0
-
-    async def flush(self) -> None:
-        self.flushes += 1
-
-    async def pump(self, session: Session) -> None:
-        async for chunk in session.audio_out():
-            if self.speed:
-                await asyncio.sleep(chunk.frame.duration_s / self.speed)
-            self.played.append((chunk.reply.turn, chunk.frame))
-            session.audio_played(chunk)
-
-    def audio_of(self, turn: int | None = None) -> AudioFrame:
-        """What was played in one turn, or in all of them."""
-        pcm = b"".join(f.pcm for t, f in self.played if turn is None or t == turn)
-        return AudioFrame(pcm, self.output_sample_rate)
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""Instant, scripted STT/LLM/TTS providers for tests and benchmarks.
+"""Instant, scripted STT/LLM/TTS providers and an in-process channel, for tests, benchmarks
+and the demo's one scripted call.
 
 They do no model work, so what a test or benchmark measures is Parley's own
 machinery. Each speaks the same seams as the real backends (the LLM one emits
@@ -15,6 +16,7 @@ import numpy as np
 
 from agent_core.audio.frames import AudioFrame
 from agent_core.llm.base import LanguageModel, Message, ToolCall, ToolChoice
+from agent_core.session import Session
 from agent_core.stt.base import SpeechToText, SttStream
 from agent_core.tts.base import SpeechStyle, TextToSpeech
 
@@ -149,3 +151,29 @@ class ScriptedTts(TextToSpeech):
         samples = int(max(1, len(text.split())) * self.seconds_per_word * self.sample_rate)
         t = np.arange(samples) / self.sample_rate
         yield AudioFrame.from_float32(0.1 * np.sin(2 * np.pi * 220 * t), self.sample_rate)
+
+
+class LocalChannel:
+    """An in-process channel: plays at `speed` x real time (0 = at once), keeps what it played."""
+
+    output_sample_rate = 16000
+
+    def __init__(self, speed: float = 0.0) -> None:
+        self.speed = speed
+        self.played: list[tuple[int, AudioFrame]] = []  # (turn, frame)
+        self.flushes = 0
+
+    async def flush(self) -> None:
+        self.flushes += 1
+
+    async def pump(self, session: Session) -> None:
+        async for chunk in session.audio_out():
+            if self.speed:
+                await asyncio.sleep(chunk.frame.duration_s / self.speed)
+            self.played.append((chunk.reply.turn, chunk.frame))
+            session.audio_played(chunk)
+
+    def audio_of(self, turn: int | None = None) -> AudioFrame:
+        """What was played in one turn, or in all of them."""
+        pcm = b"".join(f.pcm for t, f in self.played if turn is None or t == turn)
+        return AudioFrame(pcm, self.output_sample_rate)

@@ -24,10 +24,14 @@ sys.path.insert(0, str(ROOT))
 
 from agent_core import events as ev  # noqa: E402
 from agent_core.audio import AudioFrame, read_wav  # noqa: E402
-from agent_core.demo import LocalChannel  # noqa: E402
 from agent_core.persona import Persona  # noqa: E402
 from agent_core.session import Session, SessionSettings  # noqa: E402
-from agent_core.testing import ScriptedLlm, ScriptedStt, ScriptedTts  # noqa: E402
+from agent_core.testing import (  # noqa: E402
+    LocalChannel,  # noqa: E402
+    ScriptedLlm,
+    ScriptedStt,
+    ScriptedTts,
+)
 from agent_core.turns import TurnSettings  # noqa: E402
 
 WARM_UP_TURNS = 500

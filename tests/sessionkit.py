@@ -6,10 +6,9 @@ import asyncio
 
 from agent_core import events as ev
 from agent_core.audio import AudioFrame
-from agent_core.demo import LocalChannel
 from agent_core.persona import Persona
 from agent_core.session import Session, SessionSettings
-from agent_core.testing import ScriptedLlm, ScriptedStt, ScriptedTts
+from agent_core.testing import LocalChannel, ScriptedLlm, ScriptedStt, ScriptedTts
 from agent_core.turns import TurnSettings
 
 PERSONA = Persona(name="test", system_prompt="You are a test.", greeting="", apology="Sorry, say that again?")

@@ -7,11 +7,11 @@ import pytest
 from agent_core import events as ev
 from agent_core.audio import AudioFrame
 from agent_core.audio.resample import resample
-from agent_core.demo import LocalChannel, default_question, run_demo
+from agent_core.demo import default_question, run_demo
 from agent_core.persona import load_persona
 from agent_core.session import Session, SessionSettings
 from agent_core.stt.whisper_local import WhisperStt
-from agent_core.testing import ScriptedLlm, ScriptedTts
+from agent_core.testing import LocalChannel, ScriptedLlm, ScriptedTts
 from agent_core.tts.base import UnknownVoiceError
 from agent_core.turns import TurnSettings
 from tests.integration.conftest import words

@@ -146,7 +146,7 @@ def test_parley_refuses_to_start_on_an_unknown_store_and_says_why(tmp_path, monk
     monkeypatch.setenv("PARLEY_RECORDING__STORE", "gs://bucket/calls")
     result = CliRunner().invoke(app, ["jobs", "list"])
     assert result.exit_code == 2
-    assert "invalid settings" in result.output and "unknown scheme 'gs'" in " ".join(result.output.split())
+    assert "setting is invalid" in result.output and "unknown scheme 'gs'" in " ".join(result.output.split())
 
 
 def test_the_default_and_file_urls_are_local_directories(tmp_path):

@@ -11,8 +11,7 @@ import pytest
 from agent_core import events as ev
 from agent_core.audio import AudioFrame
 from agent_core.barge_in import BargeInSettings, is_backchannel
-from agent_core.demo import LocalChannel
-from agent_core.testing import ScriptedLlm, ScriptedStt, ScriptedTts
+from agent_core.testing import LocalChannel, ScriptedLlm, ScriptedStt, ScriptedTts
 from tests.sessionkit import make_session, speak, wait_for
 
 REPLY = "This is the first sentence of a long answer. Here is a second sentence that goes on. And a third one."

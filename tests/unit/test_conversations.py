@@ -8,14 +8,13 @@ import pytest
 
 from agent_core.admission import Admission
 from agent_core.conversations import Conversations, Overrides
-from agent_core.demo import LocalChannel
 from agent_core.persona import PersonaError
 from agent_core.providers import Providers
 from agent_core.recorder import ConversationStart
 from agent_core.settings import Settings
 from agent_core.storage import Database
 from agent_core.storage.jobs import JobStore
-from agent_core.testing import ScriptedLlm, ScriptedStt, ScriptedTts
+from agent_core.testing import LocalChannel, ScriptedLlm, ScriptedStt, ScriptedTts
 from tests.telephony.kit import write_persona
 
 

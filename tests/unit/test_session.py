@@ -5,10 +5,9 @@ import asyncio
 import pytest
 
 from agent_core import events as ev
-from agent_core.demo import LocalChannel
 from agent_core.llm.base import ToolCall
 from agent_core.session import SessionState
-from agent_core.testing import ScriptedLlm, ScriptedStt, ScriptedTts
+from agent_core.testing import LocalChannel, ScriptedLlm, ScriptedStt, ScriptedTts
 from agent_core.tools import Tool
 from tests.sessionkit import make_session, speak, wait_for
 

@@ -10,8 +10,8 @@ import asyncio
 import base64
 import io
 import json
-import wave
 import warnings
+import wave
 
 import httpx
 import numpy as np
