@@ -80,7 +80,8 @@ def _build_stt(settings: Settings) -> SpeechToText:
         return RemoteStt(endpoint, language=s.language)
     from agent_core.stt.whisper_local import WhisperStt
 
-    return WhisperStt(model=s.model, cache_dir=settings.models_dir, language=s.language, chunk_length_s=s.window_s)
+    return WhisperStt(model=s.model, cache_dir=settings.models_dir, language=s.language, chunk_length_s=s.window_s,
+                      short_windows=s.short_windows)
 
 
 def _build_llm(settings: Settings) -> LanguageModel:

@@ -50,8 +50,11 @@ class SttSettings(BaseModel):
     # Embedded Whisper: "base" (better) or "tiny.en" (faster, English only).
     model: Literal["base", "tiny.en"] = "base"
     language: str = "en"
-    # Whisper's input window in seconds (see stt/whisper_local.py for why 30).
+    # Whisper's window for audio longer than a conversational turn (faster-whisper's 30 s).
     window_s: int = 30
+    # A turn up to 20 s is encoded in a window of its own length (at least 10 s): a third of the
+    # CPU and the latency (stt/whisper_local.py, bench/stt_window.py). False: every input in 30 s.
+    short_windows: bool = True
     connect_timeout_s: float = 5.0
     # How long the final transcript may take once the speaker is done.
     read_timeout_s: float = 10.0

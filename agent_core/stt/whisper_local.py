@@ -1,9 +1,14 @@
 """Embedded speech-to-text: faster-whisper with Whisper models shipped on PyPI.
 
 Whisper is not a streaming model: the stream buffers the utterance and
-transcribes it once the turn ends. Whisper pads every input to `chunk_length`
-seconds. Shorter windows looked cheaper but measured slower with the base model
-(1.2 s vs 0.6 s for a 2.6 s utterance on 2 cores), so the stock 30 s stays.
+transcribes it once the speaker pauses. faster-whisper pads every input to a
+30 s window, and the encoder's cost is that window's, however short the speech:
+~600 ms of a 2-core CPU for a 3 s question. A conversational turn is short, so
+it is encoded in a window of its own length plus silence (at least 10 s), which
+the CTranslate2 encoder accepts: a third of the cost (bench/stt_window.py). The
+audio is padded, not the features (padding log-mel features with zeros read
+"France" as "friends"), and windows under 10 s are not used (a 4 s window
+repeated its sentence). Longer audio takes faster-whisper's own 30 s windows.
 """
 
 from __future__ import annotations
@@ -63,6 +68,47 @@ NO_SPEECH_ALONE = 0.6
 NO_SPEECH_WITH_LOW_CONFIDENCE = (0.35, -1.0)
 
 
+# A turn up to this long is encoded in a window of its own length plus a margin of silence, at
+# least the minimum; longer audio goes through faster-whisper's 30 s windows.
+SHORT_WINDOW_MAX_S = 20.0
+SHORT_WINDOW_MIN_S = 10.0
+SHORT_WINDOW_MARGIN_S = 2.0
+# Tokens a turn can take: ~3 words (~4 tokens) a second of speech, with room to spare; a bound
+# on the decoder, never reached by real speech.
+_TOKENS_PER_S = 8
+_MIN_TOKENS = 24
+
+
+def short_window_transcript(model: WhisperModel, samples: np.ndarray, language: str) -> str:
+    """One greedy pass over `samples` in a window of their own length (see the module docstring)."""
+    import ctranslate2
+    from faster_whisper.tokenizer import Tokenizer
+    from faster_whisper.transcribe import get_suppressed_tokens
+
+    seconds = len(samples) / STT_SAMPLE_RATE
+    window_s = max(SHORT_WINDOW_MIN_S, np.ceil(seconds + SHORT_WINDOW_MARGIN_S))
+    padded = np.zeros(int(window_s * STT_SAMPLE_RATE), dtype=np.float32)
+    padded[: len(samples)] = samples
+    features = model.feature_extractor(padded)[:, : int(window_s * 100)]  # 100 frames a second
+    tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language=language)
+    prompt = [*tokenizer.sot_sequence, tokenizer.no_timestamps]
+    result = model.model.generate(
+        ctranslate2.StorageView.from_array(np.ascontiguousarray(features[None])),
+        [prompt],
+        beam_size=1,
+        max_length=len(prompt) + max(_MIN_TOKENS, int(seconds * _TOKENS_PER_S)),
+        return_scores=True,
+        return_no_speech_prob=True,
+        suppress_blank=True,
+        suppress_tokens=list(get_suppressed_tokens(tokenizer, (-1,)) or ()),
+    )[0]
+    tokens = [t for t in result.sequences_ids[0] if t < tokenizer.eot]
+    avg_logprob = result.scores[0] * len(result.sequences_ids[0]) / (len(result.sequences_ids[0]) + 1)
+    if _probably_not_speech(result.no_speech_prob, avg_logprob):
+        return ""
+    return str(tokenizer.decode(tokens)).strip()
+
+
 def _probably_not_speech(no_speech_prob: float, avg_logprob: float) -> bool:
     """By a Whisper segment's no-speech probability and its average token log-probability."""
     no_speech, min_logprob = NO_SPEECH_WITH_LOW_CONFIDENCE
@@ -74,9 +120,12 @@ class WhisperStt(SpeechToText):
     times_words = True
 
     def __init__(
-        self, *, model: str = "base", cache_dir: Path, language: str = "en", cpu_threads: int = 0, chunk_length_s: int = 30
+        self, *, model: str = "base", cache_dir: Path, language: str = "en", cpu_threads: int = 0,
+        chunk_length_s: int = 30, short_windows: bool = True,
     ) -> None:
         self.model_size = model
+        # Conversational turns in a window of their own length (module docstring); False: always 30 s.
+        self.short_windows = short_windows
         self.cache_dir = cache_dir
         self.language = language
         self.cpu_threads = cpu_threads or (os.cpu_count() or 2)
@@ -101,6 +150,8 @@ class WhisperStt(SpeechToText):
     def transcribe_blocking(self, samples: np.ndarray, language: str | None = None) -> str:
         if self._model is None:
             self._model = self._load()
+        if self.short_windows and len(samples) <= SHORT_WINDOW_MAX_S * STT_SAMPLE_RATE:
+            return short_window_transcript(self._model, samples, language or self.language)
         # Inputs longer than the window are transcribed in windows by faster-whisper itself.
         segments, _info = self._model.transcribe(
             samples,
