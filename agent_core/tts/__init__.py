@@ -1,3 +1,1 @@
-from agent_core.tts.base import TextToSpeech
-
-__all__ = ["TextToSpeech"]
+"""Text-to-speech: the seam (`base.TextToSpeech`), its backends, and speaking styles (`styles`)."""

@@ -5,20 +5,12 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from agent_core.audio.frames import AudioFrame
-
-
-class SpeechStyle(BaseModel):
-    """How to speak, beyond the voice. A backend uses what it supports and ignores the rest."""
-
-    speed: float | None = Field(None, ge=0.25, le=4.0)
-    # Chatterbox: emotion intensity, classifier-free guidance weight, sampling temperature, seed.
-    exaggeration: float | None = Field(None, ge=0.0, le=2.0)
-    cfg_weight: float | None = Field(None, ge=0.0, le=1.0)
-    temperature: float | None = Field(None, ge=0.05, le=2.0)
-    seed: int | None = None
+from agent_core.tts.styles import (
+    SpeechStyle as SpeechStyle,  # part of the seam; defined where the settings can import it light
+)
 
 
 class VoiceInfo(BaseModel):

@@ -10,9 +10,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
-from agent_core.tts.base import SpeechStyle
+
+class SpeechStyle(BaseModel):
+    """How to speak, beyond the voice. A backend uses what it supports and ignores the rest."""
+
+    speed: float | None = Field(None, ge=0.25, le=4.0)
+    # Chatterbox: emotion intensity, classifier-free guidance weight, sampling temperature, seed.
+    exaggeration: float | None = Field(None, ge=0.0, le=2.0)
+    cfg_weight: float | None = Field(None, ge=0.0, le=1.0)
+    temperature: float | None = Field(None, ge=0.05, le=2.0)
+    seed: int | None = None
+
 
 # Tag words (by stem) that ask for more or less expression.
 _LIVELY = ("laugh", "chuckl", "giggl", "snicker", "excited", "happy", "shout", "scream", "gasp", "dramatic",
