@@ -1,0 +1,67 @@
+"""A Realtime session through the official `openai` SDK, then its record under the admin API."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import warnings
+import wave
+
+import httpx
+import numpy as np
+import pytest
+
+from agent_core.providers import Providers
+from agent_core.testing import ScriptedLlm, ScriptedStt, ScriptedTts
+from tests.web.kit import talk_server
+from tests.web.sdk import EventLog, sdk_connection, speak
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)
+
+ANSWER = "The capital of France is Paris."
+
+
+def providers(**kw) -> Providers:
+    return Providers(stt=kw.get("stt") or ScriptedStt(["What is the capital of France?"]),
+                     llm=kw.get("llm") or ScriptedLlm([ANSWER]), tts=kw.get("tts") or ScriptedTts())
+
+
+def voice_to_voice_count(metrics: str) -> float:
+    prefix = 'parley_voice_to_voice_seconds_count{channel="realtime"} '
+    return sum(float(line.removeprefix(prefix)) for line in metrics.splitlines() if line.startswith(prefix))
+
+
+async def test_a_browser_session_is_recorded_with_what_its_listener_heard(tmp_path, jfk_opening):
+    """Written when the socket closes: the client may cut the last reply short until then."""
+    async with talk_server(tmp_path, providers(tts=ScriptedTts(seconds_per_word=0.25)), admin_token="admin",
+                           record_audio=True) as url:
+        async with sdk_connection(url) as connection:
+            log = EventLog(connection)
+            await speak(connection, jfk_opening)
+            [done] = await log.until("response.done")
+            [message] = done.response.output
+            # The listener heard the first 0.6 s: "The capital" at 0.25 s a word.
+            await connection.conversation.item.truncate(item_id=message.id, content_index=0, audio_end_ms=600)
+            await log.until("conversation.item.truncated")
+        async with httpx.AsyncClient(base_url=url, headers={"Authorization": "Bearer admin"}) as http:
+            async with asyncio.timeout(10):  # the record is written off the socket's path, right after it
+                while not (page := (await http.get("/api/conversations?channel=web")).json())["conversations"] or \
+                        page["conversations"][0]["status"] != "completed":
+                    await asyncio.sleep(0.05)
+            [listed] = page["conversations"]
+            record = (await http.get(f"/api/conversations/{listed['id']}")).json()
+            wav = (await http.get(f"/api/conversations/{listed['id']}/recording")).content
+    assert record["channel"] == "web" and record["persona"] == "quiet" and record["meta"]["model"] == "gpt-realtime"
+    # The recording: what the user sent on the left, the reply on the right as far as it was heard.
+    with wave.open(io.BytesIO(wav)) as recording:
+        assert (recording.getnchannels(), recording.getframerate()) == (2, 24000)
+        stereo = np.frombuffer(recording.readframes(recording.getnframes()), dtype="<i2").reshape(-1, 2)
+    assert len(stereo) / 24000 == pytest.approx(jfk_opening.duration_s + 1.0, abs=0.1)  # speech + 1 s of silence
+    assert np.count_nonzero(stereo[:, 1]) / 24000 == pytest.approx(0.6, abs=0.02)  # heard: 0.6 s of the answer
+    assert record["meta"]["recording"]["seconds"] == pytest.approx(len(stereo) / 24000, abs=0.01)
+    assert sorted(job["kind"] for job in record["jobs"]) == ["summary", "transcript"]
+    user, answer = record["turns"]
+    assert (user["role"], user["text"]) == ("user", "What is the capital of France?")
+    assert answer["role"] == "assistant" and answer["interrupted"] and answer["text"] == "The capital"
+    assert answer["latency_ms"]["voice_to_voice"] is not None
