@@ -52,9 +52,10 @@ class SttSettings(BaseModel):
     language: str = "en"
     # Whisper's window for audio longer than a conversational turn (faster-whisper's 30 s).
     window_s: int = 30
-    # A turn up to 20 s is encoded in a window of its own length (at least 10 s): a third of the
-    # CPU and the latency (stt/whisper_local.py, bench/stt_window.py). False: every input in 30 s.
-    short_windows: bool = True
+    # True: a turn up to 20 s is encoded in a 20 s window, two thirds of the CPU and the latency,
+    # but less sure on real speech (JFK's "ask not" read as "asked not" through the phone path;
+    # stt/whisper_local.py, bench/stt_window.py). Off by default: accuracy first.
+    short_windows: bool = False
     connect_timeout_s: float = 5.0
     # How long the final transcript may take once the speaker is done.
     read_timeout_s: float = 10.0

@@ -2,13 +2,15 @@
 
 Whisper is not a streaming model: the stream buffers the utterance and
 transcribes it once the speaker pauses. faster-whisper pads every input to a
-30 s window, and the encoder's cost is that window's, however short the speech:
-~600 ms of a 2-core CPU for a 3 s question. A conversational turn is short, so
-it is encoded in a window of its own length plus silence (at least 10 s), which
-the CTranslate2 encoder accepts: a third of the cost (bench/stt_window.py). The
-audio is padded, not the features (padding log-mel features with zeros read
-"France" as "friends"), and windows under 10 s are not used (a 4 s window
-repeated its sentence). Longer audio takes faster-whisper's own 30 s windows.
+30 s window, and the encoder's cost is that window's, however short the speech.
+With `short_windows` (PARLEY_STT__SHORT_WINDOWS=true) a turn up to 20 s is
+encoded in a 20 s window instead, which the CTranslate2 encoder accepts: two
+thirds of the time (bench/stt_window.py), the same word error rate on
+synthetic speech, but less sure on real speech: JFK's "ask not" came back as
+"asked not" through the phone path where the 30 s window read it right. So it
+is off by default. The audio is padded with silence, not the features with
+zeros (which read "France" as "friends"); shorter windows were faster still
+and worse (a 13 s one read "is not", a 4 s one repeated its sentence).
 """
 
 from __future__ import annotations
@@ -68,10 +70,10 @@ NO_SPEECH_ALONE = 0.6
 NO_SPEECH_WITH_LOW_CONFIDENCE = (0.35, -1.0)
 
 
-# A turn up to this long is encoded in a window of its own length plus a margin of silence, at
-# least the minimum; longer audio goes through faster-whisper's 30 s windows.
+# A turn up to this long is encoded in a window of at least the minimum, and of its own length
+# plus a margin of silence; longer audio goes through faster-whisper's 30 s windows.
 SHORT_WINDOW_MAX_S = 20.0
-SHORT_WINDOW_MIN_S = 10.0
+SHORT_WINDOW_MIN_S = 20.0
 SHORT_WINDOW_MARGIN_S = 2.0
 # Tokens a turn can take: ~3 words (~4 tokens) a second of speech, with room to spare; a bound
 # on the decoder, never reached by real speech.
@@ -86,7 +88,7 @@ def short_window_transcript(model: WhisperModel, samples: np.ndarray, language: 
     from faster_whisper.transcribe import get_suppressed_tokens
 
     seconds = len(samples) / STT_SAMPLE_RATE
-    window_s = max(SHORT_WINDOW_MIN_S, np.ceil(seconds + SHORT_WINDOW_MARGIN_S))
+    window_s = min(30.0, max(SHORT_WINDOW_MIN_S, np.ceil(seconds + SHORT_WINDOW_MARGIN_S)))
     padded = np.zeros(int(window_s * STT_SAMPLE_RATE), dtype=np.float32)
     padded[: len(samples)] = samples
     features = model.feature_extractor(padded)[:, : int(window_s * 100)]  # 100 frames a second
@@ -121,10 +123,10 @@ class WhisperStt(SpeechToText):
 
     def __init__(
         self, *, model: str = "base", cache_dir: Path, language: str = "en", cpu_threads: int = 0,
-        chunk_length_s: int = 30, short_windows: bool = True,
+        chunk_length_s: int = 30, short_windows: bool = False,
     ) -> None:
         self.model_size = model
-        # Conversational turns in a window of their own length (module docstring); False: always 30 s.
+        # Conversational turns in a 20 s window instead of 30 s (module docstring); False: always 30 s.
         self.short_windows = short_windows
         self.cache_dir = cache_dir
         self.language = language
