@@ -82,7 +82,11 @@ class VoiceService:
                                    wake_name=stored.get("wake_name", "parley"))
         start = ConversationStart(channel=DISCORD, external_id=external_id,
                                   meta={"guild_id": guild.id, "channel_id": channel.id, "channel_name": channel.name})
-        conversation = await self.conversations.open(start, talk, overrides, label_speakers=True)
+        try:
+            conversation = await self.conversations.open(start, talk, overrides, label_speakers=True)
+        except Exception:  # e.g. the default persona's file is gone: leave instead of sitting there mute
+            await voice.disconnect(force=True)
+            raise
         if conversation is None or conversation.session is None:  # the place was taken above: not expected
             await voice.disconnect(force=True)
             raise VoiceError("I'm busy in too many conversations right now; please try again in a few minutes.")
