@@ -3,12 +3,13 @@
 The ONNX file comes from the `silero-vad` wheel (installed with --no-deps: its
 torch dependency is only for its own PyTorch loader). One model per process;
 one `VadStream` per speaker, because the model is recurrent and each speaker
-needs their own state.
+needs their own state. `agent_core.vad_batch` runs many speakers' windows in one call.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -52,11 +53,43 @@ class SileroVad:
             return cls._instance
 
     def infer(self, window_with_context: np.ndarray, state: np.ndarray) -> tuple[float, np.ndarray]:
-        prob, new_state = self._session.run(None, {"input": window_with_context, "state": state, "sr": self._sr})
+        prob, new_state = self.infer_batch(window_with_context, state)
         return float(prob[0, 0]), new_state
 
-    def stream(self) -> VadStream:
+    def infer_batch(self, windows: np.ndarray, states: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(batch, 576) windows with their context and (2, batch, 128) states -> (batch, 1), new states."""
+        prob, new_state = self._session.run(None, {"input": windows, "state": states, "sr": self._sr})
+        return prob, new_state
+
+    def stream(self, on_late: Callable[[list[float], float], None] | None = None) -> VadStream:
+        """`on_late` is for batched streams (agent_core.vad_batch); these answer in `process`."""
         return VadStream(self)
+
+
+class Windows:
+    """Cuts one speaker's 16 kHz audio into the model's inputs: each 32 ms window behind its context."""
+
+    def __init__(self) -> None:
+        self._context = np.zeros(CONTEXT_SAMPLES, dtype=np.float32)
+        self._pending = np.zeros(0, dtype=np.float32)
+
+    def cut(self, frame: AudioFrame) -> list[np.ndarray]:
+        if frame.sample_rate != VAD_SAMPLE_RATE:
+            raise ValueError(f"VAD needs {VAD_SAMPLE_RATE} Hz audio, got {frame.sample_rate} Hz")
+        samples = np.concatenate((self._pending, frame.to_float32()))
+        inputs = []
+        start = 0
+        while start + WINDOW_SAMPLES <= len(samples):
+            window = samples[start : start + WINDOW_SAMPLES]
+            inputs.append(np.concatenate((self._context, window)))
+            self._context = window[-CONTEXT_SAMPLES:]
+            start += WINDOW_SAMPLES
+        self._pending = samples[start:]
+        return inputs
+
+    def reset(self) -> None:
+        self._context[:] = 0
+        self._pending = np.zeros(0, dtype=np.float32)
 
 
 class VadStream:
@@ -65,26 +98,15 @@ class VadStream:
     def __init__(self, model: SileroVad) -> None:
         self._model = model
         self._state = np.zeros((2, 1, 128), dtype=np.float32)
-        self._context = np.zeros(CONTEXT_SAMPLES, dtype=np.float32)
-        self._pending = np.zeros(0, dtype=np.float32)
+        self._windows = Windows()
 
     def process(self, frame: AudioFrame) -> list[float]:
-        if frame.sample_rate != VAD_SAMPLE_RATE:
-            raise ValueError(f"VAD needs {VAD_SAMPLE_RATE} Hz audio, got {frame.sample_rate} Hz")
-        samples = np.concatenate((self._pending, frame.to_float32()))
         probs = []
-        start = 0
-        while start + WINDOW_SAMPLES <= len(samples):
-            window = samples[start : start + WINDOW_SAMPLES]
-            model_input = np.concatenate((self._context, window))[np.newaxis, :]
-            prob, self._state = self._model.infer(model_input, self._state)
+        for model_input in self._windows.cut(frame):
+            prob, self._state = self._model.infer(model_input[np.newaxis, :], self._state)
             probs.append(prob)
-            self._context = window[-CONTEXT_SAMPLES:]
-            start += WINDOW_SAMPLES
-        self._pending = samples[start:]
         return probs
 
     def reset(self) -> None:
         self._state[:] = 0
-        self._context[:] = 0
-        self._pending = np.zeros(0, dtype=np.float32)
+        self._windows.reset()

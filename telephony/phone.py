@@ -26,6 +26,7 @@ from agent_core.storage import Database
 from agent_core.storage.nonces import UsedNonces
 from agent_core.storage.recordings import LocalRecordingStore
 from agent_core.storage.writer import RecordWriter
+from agent_core.vad_batch import VadBatch
 from telephony import twiml
 from telephony.call_tools import phone_tools
 from telephony.config import TwilioSettings
@@ -150,6 +151,7 @@ class Phone:
             tts=self.providers.tts,
             persona=persona,
             channel=stream,
+            vad=VadBatch.shared(),  # all calls' VAD windows in one ONNX call per tick
             settings=persona.session_settings(self.settings.session),
         )
         if self.rest is not None:
