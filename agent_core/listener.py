@@ -73,12 +73,13 @@ class Listener:
         if self._resampler is None or self._resampler.in_rate != frame.sample_rate:
             self._resampler = StreamResampler(frame.sample_rate, STT_SAMPLE_RATE)
         audio = self._resampler.process(frame)
+        samples = audio.to_float32()  # once, for the VAD and Smart Turn's recent audio
         if self.stt is not None:
             self.stt.push(audio)
-            self._keep_recent(audio.to_float32())
+            self._keep_recent(samples)
         else:
             self._remember(audio)
-        return self._decide(self._vad.process(audio), 0.0)
+        return self._decide(self._vad.process_samples(samples), 0.0)
 
     def _late_probabilities(self, probabilities: list[float], waited_s: float) -> None:
         for heard in self._decide(probabilities, waited_s):

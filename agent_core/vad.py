@@ -70,26 +70,28 @@ class Windows:
     """Cuts one speaker's 16 kHz audio into the model's inputs: each 32 ms window behind its context."""
 
     def __init__(self) -> None:
-        self._context = np.zeros(CONTEXT_SAMPLES, dtype=np.float32)
-        self._pending = np.zeros(0, dtype=np.float32)
+        # The last window's context and the samples not yet in a window, in one array: a frame
+        # then costs one concatenation, and its windows are views of it (it is never written to).
+        self._tail = np.zeros(CONTEXT_SAMPLES, dtype=np.float32)
 
     def cut(self, frame: AudioFrame) -> list[np.ndarray]:
         if frame.sample_rate != VAD_SAMPLE_RATE:
             raise ValueError(f"VAD needs {VAD_SAMPLE_RATE} Hz audio, got {frame.sample_rate} Hz")
-        samples = np.concatenate((self._pending, frame.to_float32()))
+        return self.cut_samples(frame.to_float32())
+
+    def cut_samples(self, samples: np.ndarray) -> list[np.ndarray]:
+        """`samples`: float32 at 16 kHz."""
+        audio = np.concatenate((self._tail, samples))
         inputs = []
         start = 0
-        while start + WINDOW_SAMPLES <= len(samples):
-            window = samples[start : start + WINDOW_SAMPLES]
-            inputs.append(np.concatenate((self._context, window)))
-            self._context = window[-CONTEXT_SAMPLES:]
+        while start + CONTEXT_SAMPLES + WINDOW_SAMPLES <= len(audio):
+            inputs.append(audio[start : start + CONTEXT_SAMPLES + WINDOW_SAMPLES])
             start += WINDOW_SAMPLES
-        self._pending = samples[start:]
+        self._tail = audio[start:]
         return inputs
 
     def reset(self) -> None:
-        self._context[:] = 0
-        self._pending = np.zeros(0, dtype=np.float32)
+        self._tail = np.zeros(CONTEXT_SAMPLES, dtype=np.float32)
 
 
 class VadStream:
@@ -101,8 +103,14 @@ class VadStream:
         self._windows = Windows()
 
     def process(self, frame: AudioFrame) -> list[float]:
+        if frame.sample_rate != VAD_SAMPLE_RATE:
+            raise ValueError(f"VAD needs {VAD_SAMPLE_RATE} Hz audio, got {frame.sample_rate} Hz")
+        return self.process_samples(frame.to_float32())
+
+    def process_samples(self, samples: np.ndarray) -> list[float]:
+        """`samples`: float32 at 16 kHz."""
         probs = []
-        for model_input in self._windows.cut(frame):
+        for model_input in self._windows.cut_samples(samples):
             prob, self._state = self._model.infer(model_input[np.newaxis, :], self._state)
             probs.append(prob)
         return probs

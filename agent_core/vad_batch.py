@@ -115,7 +115,13 @@ class BatchedVadStream:
         self.last_window_t = 0.0  # when the newest queued window's last sample arrived
 
     def process(self, frame: AudioFrame) -> list[float]:
-        inputs = self._windows.cut(frame)
+        return self._queue_windows(self._windows.cut(frame))
+
+    def process_samples(self, samples: np.ndarray) -> list[float]:
+        """`samples`: float32 at 16 kHz."""
+        return self._queue_windows(self._windows.cut_samples(samples))
+
+    def _queue_windows(self, inputs: list[np.ndarray]) -> list[float]:
         if inputs:
             if not self._waiting:
                 self._batch._queue(self)
