@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 from agent_core.audio import AudioFrame, read_wav  # noqa: E402
 from agent_core.audio.mulaw import pcm16_to_ulaw  # noqa: E402
 from agent_core.audio.resample import resample  # noqa: E402
+from agent_core.listener import Listener  # noqa: E402
 from agent_core.persona import Persona  # noqa: E402
 from agent_core.session import Session  # noqa: E402
 from agent_core.session_settings import SessionSettings  # noqa: E402
@@ -57,6 +58,19 @@ def caller_messages(frames: int, offset: int, ulaw: bytes) -> list[str]:
         media = {"track": "inbound", "chunk": str(i + 1), "timestamp": str(i * 20), "payload": payload}
         out.append(json.dumps({"event": "media", "streamSid": "MZ1", "media": media}))
     return out
+
+
+WAITS: list[float] = []  # how long each batched VAD result came after its audio (s)
+
+
+def record_waits() -> None:
+    late = Listener._late_probabilities
+
+    def timed(listener: Listener, probabilities: list[float], waited_s: float) -> None:
+        WAITS.append(waited_s)
+        late(listener, probabilities, waited_s)
+
+    Listener._late_probabilities = timed  # type: ignore[method-assign]
 
 
 async def run(calls: int, seconds: float, ulaw: bytes, per_stream_vad: bool) -> float:
@@ -96,10 +110,13 @@ def main() -> None:
     speech = read_wav(ROOT / "tests" / "data" / "jfk.wav")
     quiet = AudioFrame.silence(0.8, speech.sample_rate)
     ulaw = pcm16_to_ulaw(resample(speech + quiet, 8000).pcm)
+    record_waits()
     per_frame = [asyncio.run(run(args.calls, args.seconds, ulaw, args.per_stream_vad)) for _ in range(args.repeats)]
     us = statistics.median(per_frame) * 1e6
+    waits = sorted(WAITS) or [0.0]
     print(f"{args.calls} calls: {us:.0f} us CPU per 20 ms frame ({us / 200:.2f}% of a core per call); "
-          f"runs: {', '.join(f'{p * 1e6:.0f}' for p in per_frame)} us")
+          f"runs: {', '.join(f'{p * 1e6:.0f}' for p in per_frame)} us; VAD result wait p50 "
+          f"{waits[len(waits) // 2] * 1000:.1f} ms, p99 {waits[int(len(waits) * 0.99)] * 1000:.1f} ms")
 
 
 if __name__ == "__main__":
