@@ -38,6 +38,8 @@ def main() -> None:
                 axis.plot(calls, [r[high] for r in rows], "o-", color=color, label=name)
             else:
                 axis.plot(calls, [r[low] for r in rows], "o-", color=color, label=name)
+            if low == "reply_p50" and rows and rows[0]["calls"] == 1:  # the "carries N" bound
+                axis.axhline(1.5 * rows[0]["reply_p99"], color=color, linewidth=0.8, linestyle=":")
         if low == "server_cpu_pct":
             axis.axhline(90, color="gray", linewidth=0.8, linestyle=":")
         if log:
