@@ -85,7 +85,8 @@ def main() -> None:
 
     def timed_media(stream: MediaStreamCall, message: dict) -> None:
         # The simulator stamps its send time: this is the frame's whole wait, from the
-        # client's send to the moment the server has decoded it and run VAD on it.
+        # client's send to the moment the server has decoded it and queued its VAD windows
+        # (the batched VAD runs them up to a tick later).
         on_media(stream, message)
         if "sentAt" in message:
             collected["lags_ms"].append((time.monotonic() - message["sentAt"]) * 1000)
