@@ -5,8 +5,8 @@ Silero's state input is (2, batch, 128) and the batch rows do not mix: several s
 and one run of 16 windows costs about half of 16 runs. So a stream here only cuts its
 windows; the first window queued schedules a tick, and at the tick the windows of every
 stream run together. The runs stay on the event loop, as the per-speaker VAD's do, in
-chunks of at most `MAX_BATCH` windows with the loop free between them, so no chunk holds it
-longer than one frame's inline VAD did at its slowest (~1 ms). (A worker thread was tried:
+chunks of at most `MAX_BATCH` windows with the loop free between them, so a chunk holds it
+about as long as one frame's inline VAD did at its slowest (~1 ms). (A worker thread was tried:
 under load it waited for the GIL at every hand-over, fell behind the 20 ms ticks and delayed
 ends of turn by seconds.) Each stream's probabilities come back with how long they waited:
 one tick plus the runs. A tick never starts while the last one's chunks are running, so a
@@ -31,7 +31,8 @@ log = logging.getLogger(__name__)
 
 # 20 ms: one Twilio frame. A 32 ms window waits about this long for its batch.
 DEFAULT_TICK_S = 0.02
-# The most windows in one ONNX call: ~1 ms of the loop, and 2x cheaper per window than one by one.
+# The most windows in one ONNX call: ~1 ms of the loop (one frame's inline VAD took up to ~0.7-1.2 ms
+# at p99), at under half the cost per window of one by one; 8 holds it a little less, costs more.
 MAX_BATCH = 16
 
 Late = Callable[[list[float], float], None]  # (probabilities, seconds the last one waited)
