@@ -30,6 +30,8 @@ from agent_core.storage.jobs import POST_CALL_KINDS
 from agent_core.storage.recordings import RecordingStore, recording_store
 from agent_core.storage.writer import RecordWriter
 from agent_core.tts.styles import StyleSettings, layered
+from agent_core.vad import SileroVad
+from agent_core.vad_batch import VadBatch
 
 log = logging.getLogger(__name__)
 
@@ -154,8 +156,10 @@ class Conversations:
         overrides: Overrides = Overrides(),
         *,
         label_speakers: bool = False,
+        vad: SileroVad | VadBatch | None = None,
     ) -> Conversation | None:
-        """A Session speaking through `channel`, recorded; None when the process is busy."""
+        """A Session speaking through `channel`, recorded; None when the process is busy.
+        `vad`: the process's batched VAD for channels that deliver audio on a steady clock."""
         if not self.admission.admit(place_of(start), start.channel):
             return None
         try:
@@ -166,6 +170,7 @@ class Conversations:
                 tts=self.providers.tts,
                 persona=persona,
                 channel=channel,
+                vad=vad,
                 settings=self.session_settings(persona, overrides),
                 label_speakers=label_speakers,
             )

@@ -4,7 +4,8 @@ The Session keeps one Listener per speaker, so each speaker has their own VAD
 state, silence counting and transcript, even when several talk at once. At a
 pause the Listener asks its TurnJudge (off the event loop) and hands the
 verdict to the detector; a turn that ends on a verdict is reported through
-`on_late_signal`, since no audio frame is being processed then.
+`on_late_signal`, since no audio frame is being processed then. So is every signal
+when the VAD is batched (agent_core.vad_batch): its probabilities arrive after the frame.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from agent_core.stt.base import STT_SAMPLE_RATE, SttStream
 from agent_core.turn_judge import PauseEvidence, TurnJudge
 from agent_core.turns import TurnDetector, TurnSettings, TurnSignal, Verdict
 from agent_core.vad import VAD_SAMPLE_RATE, WINDOW_MS, SileroVad
+from agent_core.vad_batch import VadBatch
 
 assert VAD_SAMPLE_RATE == STT_SAMPLE_RATE == SMART_TURN_SAMPLE_RATE  # one resampled stream feeds all
 
@@ -42,14 +44,14 @@ class Listener:
     def __init__(
         self,
         speaker: str,
-        vad: SileroVad,
+        vad: SileroVad | VadBatch,
         turn_settings: TurnSettings,
         preroll_ms: int,
         judge: TurnJudge | None = None,
         on_late_signal: Callable[[Listener, Heard], None] | None = None,
     ) -> None:
         self.speaker = speaker
-        self._vad = vad.stream()
+        self._vad = vad.stream(self._late_probabilities)
         self.detector = TurnDetector(turn_settings, WINDOW_MS)
         self._resampler: StreamResampler | None = None
         # Audio from before VAD confirmed speech: the first syllable lives here.
@@ -71,12 +73,21 @@ class Listener:
         if self._resampler is None or self._resampler.in_rate != frame.sample_rate:
             self._resampler = StreamResampler(frame.sample_rate, STT_SAMPLE_RATE)
         audio = self._resampler.process(frame)
+        samples = audio.to_float32()  # once, for the VAD and Smart Turn's recent audio
         if self.stt is not None:
             self.stt.push(audio)
-            self._keep_recent(audio.to_float32())
+            self._keep_recent(samples)
         else:
             self._remember(audio)
-        probabilities = self._vad.process(audio)
+        return self._decide(self._vad.process_samples(samples), 0.0)
+
+    def _late_probabilities(self, probabilities: list[float], waited_s: float) -> None:
+        for heard in self._decide(probabilities, waited_s):
+            if self._on_late_signal is not None:
+                self._on_late_signal(self, heard)
+
+    def _decide(self, probabilities: list[float], waited_s: float) -> list[Heard]:
+        """Run the turn detector over VAD results; `waited_s`: how long after its audio the last one came."""
         heard = []
         paused = False
         for index, probability in enumerate(probabilities):
@@ -95,7 +106,7 @@ class Listener:
                 ago_ms = self.detector.settings.min_speech_ms + later_ms
             else:
                 ago_ms = self.detector.ended_after_silence_ms + later_ms
-            heard.append(Heard(signal, ago_ms / 1000.0))
+            heard.append(Heard(signal, ago_ms / 1000.0 + waited_s))
         self._tell_pause()  # first: Whisper's early transcript is what the text signal reads
         if paused and self.detector.in_speech:
             self._start_judging()

@@ -41,6 +41,7 @@ from agent_core.tts.base import TextToSpeech
 from agent_core.turn_judge import TurnJudge
 from agent_core.turns import TurnSignal
 from agent_core.vad import SileroVad
+from agent_core.vad_batch import VadBatch
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +62,7 @@ class Session(SessionBargeIn):
         tts: TextToSpeech,
         persona: Persona,
         channel: Channel,
-        vad: SileroVad | None = None,
+        vad: SileroVad | VadBatch | None = None,
         smart_turn: SmartTurn | None = None,
         settings: SessionSettings | None = None,
         tools: ToolRegistry | None = None,
@@ -188,10 +189,12 @@ class Session(SessionBargeIn):
             self._settle_hold(listener, held)
 
     def _heard(self, listener: Listener, heard: Heard) -> None:
+        if self._closed:  # a batched VAD's result can come back after the call ended
+            return
         now = self._clock()
         if heard.signal is TurnSignal.SPEECH_STARTED:
             self._speech_started(listener, now - heard.seconds_ago)
-        elif heard.signal is TurnSignal.TURN_ENDED and not self._closed:
+        elif heard.signal is TurnSignal.TURN_ENDED:
             self._turn_ended(listener, now, now - heard.seconds_ago)
 
     def push_text(self, speaker: str, text: str) -> None:

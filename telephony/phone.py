@@ -16,6 +16,7 @@ from agent_core.recorder import ConversationStart
 from agent_core.session import Session
 from agent_core.settings import Settings, TwilioSettings
 from agent_core.storage.nonces import UsedNonces
+from agent_core.vad_batch import VadBatch
 from telephony import twiml
 from telephony.call_tools import phone_tools
 from telephony.media_stream import MediaStreamCall
@@ -105,7 +106,8 @@ class Phone:
             direction=str(params.get("direction", "")) or None,
             meta={"stream_sid": stream.stream_sid},
         )
-        conversation = await self.conversations.open(start, stream, await self._number_overrides(start.callee or ""))
+        conversation = await self.conversations.open(start, stream, await self._number_overrides(start.callee or ""),
+                                                     vad=VadBatch.shared())  # all calls' VAD in one ONNX call per tick
         if conversation is None or conversation.session is None:
             return None
         session = conversation.session

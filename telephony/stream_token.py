@@ -41,6 +41,7 @@ class StreamTokens:
         # This process's own memory of used nonces: alone without a shared store, and the
         # fallback while the shared one cannot be reached.
         self._used: dict[str, float] = {}  # nonce -> expiry, forgotten once expired
+        self._next_prune = 0.0
 
     def _sign(self, call_sid: str, expiry: int, nonce: str) -> str:
         mac = hmac.new(self._secret, f"{call_sid}.{expiry}.{nonce}".encode(), hashlib.sha256)
@@ -65,7 +66,9 @@ class StreamTokens:
         now = self._clock()
         if now > expiry:
             raise StreamTokenError("stream token expired")
-        self._used = {n: e for n, e in self._used.items() if e >= now}
+        if now >= self._next_prune:  # not at every call: a burst of calls made that quadratic
+            self._used = {n: e for n, e in self._used.items() if e >= now}
+            self._next_prune = now + self._ttl_s / 10
         if nonce in self._used:
             raise StreamTokenError("stream token already used")
         self._used[nonce] = expiry

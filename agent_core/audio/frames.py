@@ -40,7 +40,9 @@ class AudioFrame:
         return bool(len(samples)) and float(np.sqrt(np.mean(samples**2))) > AUDIBLE_RMS
 
     def to_float32(self) -> np.ndarray:
-        return np.frombuffer(self.pcm, dtype="<i2").astype(np.float32) / 32768.0
+        samples = np.frombuffer(self.pcm, dtype="<i2").astype(np.float32)
+        samples *= 1.0 / 32768.0  # in place: half the time of a division into a new array, same values
+        return samples
 
     @classmethod
     def from_float32(cls, samples: np.ndarray, sample_rate: int) -> AudioFrame:

@@ -29,6 +29,21 @@ async def test_token_is_single_use_bound_to_its_call_and_expires():
         await tokens.redeem(late, "CA3")
 
 
+async def test_used_nonces_are_forgotten_once_expired_but_never_while_valid():
+    clock = Clock()
+    tokens = StreamTokens(b"k" * 32, ttl_s=30, clock=clock)
+    first = [tokens.issue(f"CA{i}") for i in range(50)]
+    for i, token in enumerate(first):
+        await tokens.redeem(token, f"CA{i}")
+    clock.now += 29  # all still valid: each is refused a second time
+    for i, token in enumerate(first):
+        with pytest.raises(StreamTokenError, match="already used"):
+            await tokens.redeem(token, f"CA{i}")
+    clock.now += 31  # all expired: the memory lets them go
+    await tokens.redeem(tokens.issue("CA-new"), "CA-new")
+    assert len(tokens._used) == 1
+
+
 @pytest.mark.parametrize("bad", [None, "", "v1", "v2.1.2.3", "v1.notanumber.n.s", "v1.1.n.s.extra"])
 async def test_malformed_tokens_are_refused(bad):
     with pytest.raises(StreamTokenError):
