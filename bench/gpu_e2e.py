@@ -46,7 +46,7 @@ from pydantic import SecretStr  # noqa: E402
 from agent_core.audio import AudioFrame, read_wav  # noqa: E402
 from agent_core.llm.base import LanguageModel, Message, ToolChoice  # noqa: E402
 from agent_core.providers import build_providers  # noqa: E402
-from agent_core.settings import Settings  # noqa: E402
+from agent_core.settings import Settings, TwilioSettings  # noqa: E402
 from agent_core.stt.base import SpeechToText, SttStream  # noqa: E402
 from agent_core.tts.base import SpeechStyle, TextToSpeech  # noqa: E402
 from parley.local_server import free_port, running_server  # noqa: E402
@@ -224,8 +224,6 @@ async def one_call(url: str, token: str, admin: str, question: AudioFrame, delay
 
 
 async def run(args: argparse.Namespace) -> list[dict[str, Any]]:
-    from telephony.config import TwilioSettings
-
     from modal_services.service import create_services_app
 
     levels = [int(n) for n in args.calls.split(",")]
@@ -254,10 +252,11 @@ async def run(args: argparse.Namespace) -> list[dict[str, Any]]:
                 llm={"backend": "openai", "base_url": llm_url if vllm else services_url + "/v1",
                      "model": args.vllm_model if vllm else "tiny", "max_tokens": args.reply_tokens},
                 services={"token": services_token},
+                twilio=TwilioSettings(auth_token=SecretStr(twilio_token)),
             )
             from parley.server import create_app
 
-            app = create_app(settings, build_providers(settings), twilio=TwilioSettings(auth_token=SecretStr(twilio_token)))
+            app = create_app(settings, build_providers(settings))
             url = await stack.enter_async_context(running_server(app, port=port))
             question = read_wav(ROOT / "config" / "sounds" / "question.wav")
             for calls in levels:
