@@ -24,7 +24,7 @@ from agent_core.smart_turn import SMART_TURN_MAX_SAMPLES, SMART_TURN_SAMPLE_RATE
 from agent_core.stt.base import STT_SAMPLE_RATE, SttStream
 from agent_core.turn_judge import PauseEvidence, TurnJudge
 from agent_core.turns import TurnDetector, TurnSettings, TurnSignal, Verdict
-from agent_core.vad import VAD_SAMPLE_RATE, WINDOW_MS, SileroVad
+from agent_core.vad import VAD_SAMPLE_RATE, WINDOW_MS, WINDOW_SAMPLES, SileroVad
 from agent_core.vad_batch import VadBatch
 
 assert VAD_SAMPLE_RATE == STT_SAMPLE_RATE == SMART_TURN_SAMPLE_RATE  # one resampled stream feeds all
@@ -58,6 +58,9 @@ class Listener:
         self._preroll: deque[AudioFrame] = deque()
         self._preroll_ms = preroll_ms
         self._preroll_samples = 0
+        # Audio the VAD has not judged yet (a batched VAD answers a tick later): kept in the
+        # pre-roll on top of preroll_ms, or a burst of frames would lose the onset of speech.
+        self._unjudged_samples = 0
         self.stt: SttStream | None = None
         self._told_paused = False
         self._judge = judge
@@ -74,14 +77,21 @@ class Listener:
             self._resampler = StreamResampler(frame.sample_rate, STT_SAMPLE_RATE)
         audio = self._resampler.process(frame)
         samples = audio.to_float32()  # once, for the VAD and Smart Turn's recent audio
+        self._unjudged_samples += len(samples)
+        probabilities = self._vad.process_samples(samples)
+        self._vad_answered(len(probabilities))  # before the pre-roll is trimmed by what is still unjudged
         if self.stt is not None:
             self.stt.push(audio)
             self._keep_recent(samples)
         else:
             self._remember(audio)
-        return self._decide(self._vad.process_samples(samples), 0.0)
+        return self._decide(probabilities, 0.0)
+
+    def _vad_answered(self, windows: int) -> None:
+        self._unjudged_samples = max(0, self._unjudged_samples - windows * WINDOW_SAMPLES)
 
     def _late_probabilities(self, probabilities: list[float], waited_s: float) -> None:
+        self._vad_answered(len(probabilities))
         for heard in self._decide(probabilities, waited_s):
             if self._on_late_signal is not None:
                 self._on_late_signal(self, heard)
@@ -193,6 +203,8 @@ class Listener:
     def _remember(self, audio: AudioFrame) -> None:
         self._preroll.append(audio)
         self._preroll_samples += audio.samples
-        limit = self._preroll_ms * STT_SAMPLE_RATE // 1000
+        # Whole windows still waiting for the VAD; the part of a window not yet formed is "now".
+        waiting = self._unjudged_samples // WINDOW_SAMPLES * WINDOW_SAMPLES
+        limit = self._preroll_ms * STT_SAMPLE_RATE // 1000 + waiting
         while self._preroll and self._preroll_samples - self._preroll[0].samples >= limit:
             self._preroll_samples -= self._preroll.popleft().samples

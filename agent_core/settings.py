@@ -242,6 +242,11 @@ class Settings(BaseSettings):
     max_conversations: int | None = None
     # What a phone caller hears when Parley is at capacity, before it hangs up.
     busy_message: str = "Sorry, all our lines are busy right now. Please call again in a few minutes."
+    # Phone calls' VAD windows in one ONNX call per 20 ms tick (agent_core/vad_batch.py): a third
+    # of the VAD's CPU at 32+ calls, the same decisions, up to a tick later. Off by default: the
+    # later tick shifts where Whisper's transcript of a pause starts and ends, and on JFK's real
+    # speech that turned "ask not" into "asked not"; turn it on for call volume.
+    batched_vad: bool = False
     stt: SttSettings = SttSettings()
     llm: LlmSettings = LlmSettings()
     tts: TtsSettings = TtsSettings()

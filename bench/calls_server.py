@@ -73,6 +73,7 @@ def main() -> None:
         admin_token=SecretStr(args.auth_token),
         twilio=TwilioSettings(auth_token=SecretStr(args.auth_token)),
         max_conversations=10_000,  # the benchmark finds the limit; admission must not set it
+        batched_vad=True,  # call volume is what is measured
     )
     providers = Providers(
         stt=ScriptedStt(),

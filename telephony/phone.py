@@ -106,8 +106,9 @@ class Phone:
             direction=str(params.get("direction", "")) or None,
             meta={"stream_sid": stream.stream_sid},
         )
+        vad = VadBatch.shared() if self.settings.batched_vad else None  # all calls' VAD in one ONNX call per tick
         conversation = await self.conversations.open(start, stream, await self._number_overrides(start.callee or ""),
-                                                     vad=VadBatch.shared())  # all calls' VAD in one ONNX call per tick
+                                                     vad=vad)
         if conversation is None or conversation.session is None:
             return None
         session = conversation.session

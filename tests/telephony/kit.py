@@ -90,6 +90,7 @@ async def phone_line(
     dispatch_jobs=None,
     max_conversations: int = 100,  # instant scripted providers: capacity is not what is under test
     recording: RecordingSettings | None = None,
+    batched_vad: bool = False,
 ) -> AsyncIterator[Line]:
     stt, llm, tts = stt or ScriptedStt(), llm or ScriptedLlm(), tts or ScriptedTts()
     providers = providers or Providers(stt=stt, llm=llm, tts=tts)
@@ -104,6 +105,7 @@ async def phone_line(
         public_url=f"http://127.0.0.1:{port}",
         admin_token=SecretStr(admin_token),
         recording=recording or RecordingSettings(),
+        batched_vad=batched_vad,
         # Silence alone by default: scripted audio then ends turns at a known point.
         session=SessionSettings(turn=TurnSettings(min_speech_ms=96, end_of_turn_silence_ms=end_of_turn_silence_ms,
                                                   end_of_turn_signals=end_of_turn_signals)),

@@ -263,3 +263,18 @@ async def test_persona_and_voice_follow_the_called_number(tmp_path, jfk_opening)
     assert call["persona"] == "bakery"
     assert call["turns"][0]["text"] == "Thanks for calling the bakery."
     assert other_call["persona"] == "quiet"
+
+
+async def test_with_batched_vad_a_burst_of_frames_keeps_the_onset_of_speech(tmp_path, jfk_opening):
+    """The batched VAD answers a tick after the audio; frames that arrive in a burst (here the whole
+    question at once) must not push the start of the speech out of the pre-roll meanwhile."""
+    heard = {}
+    for batched in (False, True):
+        stt = ScriptedStt(["What is the capital of France?"])
+        async with phone_line(tmp_path / str(batched), stt=stt, batched_vad=batched) as line:
+            report = await line.simulator(fast=True).call(jfk_opening)
+            call = await record(line, report.call_sid)
+        assert [t["role"] for t in call["turns"]] == ["user", "assistant"]
+        heard[batched] = stt.pushed_seconds[0]
+    # All the speech reached the STT (more of the silence after it may: the turn ends a tick later).
+    assert heard[True] >= heard[False] - 0.05
