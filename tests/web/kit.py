@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from pydantic import SecretStr
 
@@ -12,10 +13,19 @@ from agent_core.providers import Providers
 from agent_core.session import SessionSettings
 from agent_core.settings import RecordingSettings, Settings
 from agent_core.storage import Database
+from agent_core.testing import ScriptedLlm, ScriptedStt, ScriptedTts
 from agent_core.turns import TurnSettings
 from parley.local_server import free_port, running_server
 from parley.server import create_app
 from tests.telephony.kit import write_persona
+
+ANSWER = "The capital of France is Paris."
+
+
+def providers(**kw: Any) -> Providers:
+    """Scripted models that answer the capital question; any of them can be replaced."""
+    return Providers(stt=kw.get("stt") or ScriptedStt(["What is the capital of France?"]),
+                     llm=kw.get("llm") or ScriptedLlm([ANSWER]), tts=kw.get("tts") or ScriptedTts())
 
 
 @asynccontextmanager

@@ -4,32 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import io
-import warnings
 import wave
 
 import httpx
 import numpy as np
 import pytest
 
-from agent_core.providers import Providers
-from agent_core.testing import ScriptedLlm, ScriptedStt, ScriptedTts
-from tests.web.kit import talk_server
+from agent_core.testing import ScriptedTts
+from tests.web.kit import providers, talk_server
 from tests.web.sdk import EventLog, sdk_connection, speak
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", DeprecationWarning)
-
-ANSWER = "The capital of France is Paris."
-
-
-def providers(**kw) -> Providers:
-    return Providers(stt=kw.get("stt") or ScriptedStt(["What is the capital of France?"]),
-                     llm=kw.get("llm") or ScriptedLlm([ANSWER]), tts=kw.get("tts") or ScriptedTts())
-
-
-def voice_to_voice_count(metrics: str) -> float:
-    prefix = 'parley_voice_to_voice_seconds_count{channel="realtime"} '
-    return sum(float(line.removeprefix(prefix)) for line in metrics.splitlines() if line.startswith(prefix))
 
 
 async def test_a_browser_session_is_recorded_with_what_its_listener_heard(tmp_path, jfk_opening):

@@ -16,23 +16,14 @@ import pytest
 
 from agent_core.audio.resample import resample
 from agent_core.llm.openai_chat import OpenAiChatLlm
-from agent_core.providers import Providers
 from agent_core.testing import ScriptedLlm, ScriptedStt, ScriptedTts
 from tests.web.fake_chat_server import fake_chat_server
-from tests.web.kit import talk_server
+from tests.web.kit import ANSWER, providers, talk_server
 from tests.web.sdk import EventLog, sdk_connection, speak
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     import audioop
-
-ANSWER = "The capital of France is Paris."
-
-
-def providers(**kw) -> Providers:
-    return Providers(stt=kw.get("stt") or ScriptedStt(["What is the capital of France?"]),
-                     llm=kw.get("llm") or ScriptedLlm([ANSWER]), tts=kw.get("tts") or ScriptedTts())
-
 
 def voice_to_voice_count(metrics: str) -> float:
     prefix = 'parley_voice_to_voice_seconds_count{channel="realtime"} '

@@ -2,32 +2,14 @@
 
 from __future__ import annotations
 
-import warnings
-
 import pytest
 
 from agent_core.audio.frames import AudioFrame
 from agent_core.audio.resample import resample
-from agent_core.providers import Providers
-from agent_core.testing import ScriptedLlm, ScriptedStt, ScriptedTts
+from agent_core.testing import ScriptedLlm, ScriptedTts
 from agent_core.tts.base import UnknownVoiceError
-from tests.web.kit import talk_server
+from tests.web.kit import providers, talk_server
 from tests.web.sdk import EventLog, sdk_connection
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", DeprecationWarning)
-
-ANSWER = "The capital of France is Paris."
-
-
-def providers(**kw) -> Providers:
-    return Providers(stt=kw.get("stt") or ScriptedStt(["What is the capital of France?"]),
-                     llm=kw.get("llm") or ScriptedLlm([ANSWER]), tts=kw.get("tts") or ScriptedTts())
-
-
-def voice_to_voice_count(metrics: str) -> float:
-    prefix = 'parley_voice_to_voice_seconds_count{channel="realtime"} '
-    return sum(float(line.removeprefix(prefix)) for line in metrics.splitlines() if line.startswith(prefix))
 
 
 class VoicedTts(ScriptedTts):
