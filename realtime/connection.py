@@ -227,11 +227,6 @@ class RealtimeConnection:
     async def _clear(self, event: dict[str, Any]) -> None:
         for stream in self.input.clear():
             await stream.aclose()
-        if self.recording is not None:
-            self.recording.finish(self.conversation)
-        for record_event in record_events(self.conversation):
-            for listener in self._listeners:
-                listener(record_event)
         await self.send({"type": "input_audio_buffer.cleared"})
 
     async def _commit_utterance(self, utterance: SttStream | None, item_id: str,
