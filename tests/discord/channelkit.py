@@ -63,6 +63,14 @@ class FakeVoice:
         if self._player is not None:
             self._player.stop()
 
+    async def disconnect(self, *, force: bool = False) -> None:
+        """Stop playing, as discord.py's does; also wait out the player's thread and its last speak()
+        call, so nothing of it runs once the test's event loop has closed."""
+        if self._player is not None:
+            self._player.stop()
+            await asyncio.to_thread(self._player.join, 5)
+            await asyncio.sleep(0.05)  # the speak() the player scheduled from its thread
+
     # what AudioPlayer calls
     async def speak(self, state) -> None:
         pass

@@ -54,6 +54,7 @@ async def test_members_are_heard_apart_and_the_bot_answers_in_the_channel(jfk_op
     assert status_turns and status_turns[-1].voice_to_voice is not None
     await talk.stop()
     await talk.session.close()
+    await voice.disconnect()
 
 
 async def test_addressed_mode_answers_only_when_named(jfk_opening):
@@ -73,6 +74,7 @@ async def test_addressed_mode_answers_only_when_named(jfk_opening):
     ]
     await talk.stop()
     await talk.session.close()
+    await voice.disconnect()
 
 
 async def test_a_member_talking_over_the_bot_interrupts_it(jfk_opening):
@@ -92,6 +94,7 @@ async def test_a_member_talking_over_the_bot_interrupts_it(jfk_opening):
     assert {"role": "assistant", "content": finished[0].heard_text} in llm.requests[1]
     await talk.stop()
     await talk.session.close()
+    await voice.disconnect()
 
 
 async def test_guild_turn_settings_go_over_the_persona_ones(tmp_path):

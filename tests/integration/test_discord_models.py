@@ -39,3 +39,4 @@ async def test_jfk_spoken_in_a_voice_channel_is_transcribed(providers, jfk):
     await asyncio.sleep(0)
     await talk.stop()
     await talk.session.close()
+    await voice.disconnect()
