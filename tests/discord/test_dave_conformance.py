@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import io
 import struct
+import threading
 from collections.abc import AsyncIterator
 
 import davey
@@ -22,6 +23,7 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
+from discord.gateway import VoiceKeepAliveHandler
 from pydantic import SecretStr
 
 from agent_core import events as ev
@@ -128,6 +130,12 @@ async def voice_room(tmp_path, stt, turn: TurnSettings) -> AsyncIterator[Channel
         await conversations.aclose()
         gateway.close()
         await db.close()
+        # A socket the server closed (4015's resume) leaves discord.py's heartbeat thread for it
+        # running until its next beat fails; end every one while this test's event loop still runs.
+        for thread in threading.enumerate():
+            if isinstance(thread, VoiceKeepAliveHandler):
+                thread.stop()
+                await asyncio.to_thread(thread.join, 5)
 
 
 @pytest.fixture

@@ -42,10 +42,17 @@ class FakeWebSocket:
         return await self.inbox.get()
 
     async def send_str(self, text: str) -> None:
+        self._check_open()
         await self.gateway.on_json(self, json.loads(text))
 
     async def send_bytes(self, data: bytes) -> None:
+        self._check_open()
         await self.gateway.on_binary(self, data)
+
+    def _check_open(self) -> None:
+        # as aiohttp's writer: discord.py's heartbeat thread stops on this once its socket has closed
+        if self.closed:
+            raise aiohttp.ClientConnectionResetError("Cannot write to closing transport")
 
     async def close(self, *, code: int = 1000, message: bytes = b"") -> bool:
         if not self.closed:
