@@ -167,6 +167,9 @@ class KyutaiSttEngine:
         mask[slot] = True
         with self._step_lock:
             self._reset(mask)  # a slot never inherits its previous caller's state
+            # moshi's reset also sets the slot's exec mask: note it, so the next step without a frame
+            # for this slot turns it off again instead of advancing it on silence
+            self._mask |= mask
         return SttStream(self, slot)
 
     def _release(self, slot: int) -> None:
