@@ -83,7 +83,6 @@ def test_concurrent_streams_never_share_state(engine):
     assert again == alone
 
 
-
 def test_a_stream_opened_between_another_streams_steps_starts_at_its_own_first_frame(engine):
     # Opening resets the slot, and moshi's reset also marks the slot to run; a step for the other
     # stream alone must still leave it untouched until its first frame (found by the test above
@@ -106,6 +105,7 @@ def test_a_stream_opened_between_another_streams_steps_starts_at_its_own_first_f
     finally:
         first.close()
     assert heard == alone["b"]
+
 
 async def test_service_carries_the_engines_words_over_a_socket(engine):
     audio = AudioFrame.from_float32(np.random.default_rng(5).standard_normal(16000).clip(-3, 3) * 0.2, 16000)
