@@ -1,4 +1,4 @@
-"""Embedded Whisper base: a conversational turn in faster-whisper's 30 s window vs a 20 s one.
+"""Embedded Whisper: a conversational turn in faster-whisper's 30 s window vs a 20 s one.
 
 The clips: the 35 sentences of bench/data/tts_sentences.txt spoken by hibari (as in
 bench/tts_roundtrip.py), `make demo`'s question, and JFK's real speech whole and cut after 3 and
@@ -7,6 +7,7 @@ against the text that was spoken, both sides normalised the same way.
 
     .venv/bin/python bench/stt_window.py            # a table for docs/benchmarks.md
     .venv/bin/python bench/stt_window.py --show-errors
+    .venv/bin/python bench/stt_window.py --model tiny.en   # the smaller English-only model
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from agent_core.audio import read_wav  # noqa: E402
 from agent_core.audio.resample import resample  # noqa: E402
 from agent_core.demo import DEFAULT_QUESTION, default_question  # noqa: E402
 from agent_core.settings import Settings  # noqa: E402
-from agent_core.stt.whisper_local import WhisperStt  # noqa: E402
+from agent_core.stt.whisper_local import WHISPER_MODELS, WhisperStt  # noqa: E402
 from agent_core.text.speakable import speakable  # noqa: E402
 from bench.tts_roundtrip import SENTENCES, normalise, percentile, synthesise  # noqa: E402
 
@@ -62,14 +63,15 @@ def run(whisper: WhisperStt, said: list[tuple[str, np.ndarray]], short: bool) ->
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--show-errors", action="store_true")
+    parser.add_argument("--model", default="base", choices=WHISPER_MODELS)
     args = parser.parse_args()
     said = clips()
-    whisper = WhisperStt(model="base", cache_dir=Settings().models_dir, language="en")
+    whisper = WhisperStt(model=args.model, cache_dir=Settings().models_dir, language="en")
     whisper.transcribe_blocking(np.zeros(16000, dtype=np.float32))  # loads and warms up
     references = [normalise(text) for text, _ in said]
     seconds = [len(samples) / 16000 for _, samples in said]
     print(f"{len(said)} clips, {min(seconds):.1f}-{max(seconds):.1f} s (median {statistics.median(seconds):.1f} s)")
-    print("| window | WER | clips with an error | transcribe p50 / p90 (ms) | JFK 11 s (ms) |")
+    print("| model, window | WER | clips with an error | transcribe p50 / p90 (ms) | JFK 11 s (ms) |")
     print("|---|---|---|---|---|")
     for short, label in ((False, "30 s (faster-whisper)"), (True, "20 s (a turn up to 18 s)")):
         heard, times = run(whisper, said, short)
@@ -78,7 +80,7 @@ def main() -> None:
         if args.show_errors:
             for reference, hypothesis in wrong:
                 print(f"[{label}] said: {reference}\n  heard: {hypothesis}", file=sys.stderr)
-        print(f"| {label} | {jiwer.wer(references, hypotheses):.1%} | {len(wrong)} | "
+        print(f"| {args.model}, {label} | {jiwer.wer(references, hypotheses):.1%} | {len(wrong)} | "
               f"{statistics.median(times):.0f} / {percentile(times, 90):.0f} | {times[-3]:.0f} |")
 
 
