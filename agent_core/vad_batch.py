@@ -96,7 +96,14 @@ class VadBatch:
             out, new_states = self._model.infer_batch(np.stack([window for _, window in chunk]),
                                                       np.concatenate([stream.state for stream, _ in chunk], axis=1))
         except Exception:
-            log.exception("batched VAD run failed for %d streams", len(chunk))
+            # Every window still gets an answer, or its listener would hold it as unjudged for good
+            # (and its pre-roll with it): this tick's remaining windows count as silence.
+            dropped = [chunk, *chunks]
+            log.exception("batched VAD run failed: %d windows of this tick count as silence",
+                          sum(len(c) for c in dropped))
+            for failed in dropped:
+                for stream, _ in failed:
+                    probs[stream].append(0.0)
             chunks.clear()
         else:
             for row, (stream, _) in enumerate(chunk):

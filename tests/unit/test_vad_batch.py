@@ -87,3 +87,42 @@ async def test_a_listener_on_the_batch_reports_the_same_turns_late(jfk):
     for (heard, _), reference in zip(late, inline, strict=True):
         assert heard.seconds_ago >= reference.seconds_ago
         assert heard.seconds_ago == pytest.approx(reference.seconds_ago, abs=0.2)
+
+
+async def answered(got: list[list[float]], windows: int) -> None:
+    for _ in range(200):
+        if all(len(g) >= windows for g in got):
+            return
+        await asyncio.sleep(0.01)
+
+
+class FailsOnce:
+    """Silero that raises on its first batched run, as a broken onnxruntime call would."""
+
+    def __init__(self) -> None:
+        self.failed = False
+        self.silero = SileroVad.shared()
+
+    def infer_batch(self, windows: np.ndarray, states: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if not self.failed:
+            self.failed = True
+            raise RuntimeError("onnxruntime failed")
+        return self.silero.infer_batch(windows, states)
+
+
+async def test_a_failed_run_answers_its_windows_as_silence_and_the_next_tick_runs(jfk, caplog):
+    batch = VadBatch(FailsOnce(), tick_s=0.002, max_batch=2)  # type: ignore[arg-type]  # a stand-in model
+    got: list[list[float]] = [[], [], []]
+    streams = [batch.stream(lambda probs, _waited, i=i: got[i].extend(probs)) for i in range(3)]
+    speech = jfk.split(0.064)[:32]  # two windows a frame: 2 s of real speech
+    for frame in speech[:2]:
+        for stream in streams:
+            stream.process(frame)
+    await answered(got, 4)
+    assert got == [[0.0] * 4] * 3  # every window answered: the failed chunk's and the rest of its tick's
+    assert "batched VAD run failed: 12 windows" in caplog.text
+    for frame in speech[2:]:
+        for stream in streams:
+            stream.process(frame)
+    await answered(got, 64)
+    assert all(len(g) == 64 and max(g[4:]) > 0.5 for g in got)  # later ticks ran the model: speech heard
